@@ -1,0 +1,69 @@
+"""honing: behavior cloning from a few demonstrations, then RL fine-tuning from sparse success.
+
+The public API; the ``honing`` command line is a thin layer over these functions::
+
+    import honing
+
+    demos = honing.collect_demos("toy/reach", episodes=50, noise=0.1, out="demos/reach")
+    bc = honing.train_bc("demos/reach", honing.BCConfig(steps=3000), out="runs/reach-bc")
+    result = honing.evaluate(bc.policy, "toy/reach", episodes=100)
+    print(result.describe())
+"""
+
+from honing._version import __version__
+from honing.config import build_config, from_dict, to_dict
+from honing.data import Dataset, Episode, Normalizer, collect_demos, load_dataset, save_dataset
+from honing.device import resolve_device
+from honing.errors import CheckpointError, ConfigError, DatasetError, HoningError, TaskError
+from honing.eval import EvalResult, evaluate, wilson_interval
+from honing.policies import (
+    BCConfig,
+    BCPolicy,
+    Policy,
+    PolicyConfig,
+    ScriptedPolicy,
+    load_policy,
+    save_policy,
+    train_bc,
+)
+from honing.quickstart import QuickstartConfig, run_quickstart
+from honing.runs import RunDir, read_metrics
+from honing.tasks import Task, get_task, list_tasks, register_task
+
+__all__ = [
+    "BCConfig",
+    "BCPolicy",
+    "CheckpointError",
+    "ConfigError",
+    "Dataset",
+    "DatasetError",
+    "Episode",
+    "EvalResult",
+    "HoningError",
+    "Normalizer",
+    "Policy",
+    "PolicyConfig",
+    "QuickstartConfig",
+    "RunDir",
+    "ScriptedPolicy",
+    "Task",
+    "TaskError",
+    "__version__",
+    "build_config",
+    "collect_demos",
+    "evaluate",
+    "from_dict",
+    "get_task",
+    "list_tasks",
+    "load_dataset",
+    "load_policy",
+    "read_metrics",
+    "register_task",
+    "resolve_device",
+    "run_quickstart",
+    "save_dataset",
+    "save_policy",
+    "to_dict",
+    "train_bc",
+    "wilson_interval",
+]

@@ -1,0 +1,248 @@
+"""``honing`` command line: parse arguments, call the public API, print results.
+
+No logic lives here beyond argument handling. Bad input raised as a HoningError is printed as
+one line, ``honing: error: ...``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from honing._version import __version__
+from honing.errors import HoningError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from honing.tasks import list_tasks
+
+    tasks = [t for t in list_tasks() if t.id.startswith(args.prefix or "")]
+    width = max(len(t.id) for t in tasks) if tasks else 10
+    for task in tasks:
+        expert = "expert" if task.has_expert else "      "
+        print(f"{task.id:<{width}}  {expert}  {task.max_episode_steps:>4} steps  {task.description}")
+    print(f"{len(tasks)} tasks; any Gymnasium env that reports success works as gym:<EnvId>")
+    return 0
+
+
+def cmd_demos(args: argparse.Namespace) -> int:
+    from honing.data import collect_demos
+
+    report = collect_demos(
+        args.task,
+        args.episodes,
+        noise=args.noise,
+        seed=args.seed,
+        out=args.out,
+        max_attempts=args.max_attempts,
+        overwrite=args.overwrite,
+    )
+    steps = sum(len(e) for e in report.episodes)
+    print(
+        f"kept {len(report.episodes)} successful episodes ({steps} steps) of {report.attempts} attempts "
+        f"({report.success_rate:.0%} expert success at noise {args.noise}) -> {report.path}"
+    )
+    if len(report.episodes) < args.episodes:
+        print(f"warning: wanted {args.episodes} episodes; raise --max-attempts or lower --noise", file=sys.stderr)
+    return 0
+
+
+def cmd_bc(args: argparse.Namespace) -> int:
+    from honing.config import build_config
+    from honing.policies import BCConfig, train_bc
+
+    values: dict[str, object] = {"steps": args.steps, "seed": args.seed, "device": args.device}
+    if args.policy is not None:
+        values["policy"] = {"kind": args.policy}
+    config = build_config(BCConfig, yaml_path=args.config, overrides=args.set or [], values=values)
+
+    def progress(record: dict[str, float]) -> None:
+        if not args.quiet:
+            print(
+                f"  update {record['step']:>6}  train {record['train_loss']:.4f}  val {record['val_loss']:.4f}"
+                f"  best {record['best_val_loss']:.4f}"
+            )
+
+    result = train_bc(args.dataset, config, out=args.out, task_id=args.task, log_fn=progress, overwrite=args.overwrite)
+    print(
+        f"trained {result.steps_run} updates; best validation loss {result.best_val_loss:.4f} at update "
+        f"{result.best_step} -> {Path(args.out) / 'checkpoints' / 'best'}"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from honing.eval import evaluate
+    from honing.policies import load_policy, read_policy_config, resolve_policy_dir
+
+    policy_dir = resolve_policy_dir(args.policy_dir)
+    task_id = args.task or read_policy_config(policy_dir).get("task_id")
+    if not task_id:
+        raise HoningError(f"{policy_dir} does not record its task; pass --task")
+    policy = load_policy(policy_dir, device=args.device)
+    result = evaluate(policy, task_id, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs)
+    if args.out:
+        out = Path(args.out)
+    else:
+        run_dir = policy_dir.parent.parent if policy_dir.parent.name == "checkpoints" else policy_dir
+        slug = task_id.replace("/", "-").replace(":", "-")
+        out = run_dir / "eval" / f"{slug}-seed{args.seed}-n{args.episodes}.json"
+    result.save(out)
+    print(f"{task_id}: {result.describe()}")
+    print(f"per-episode results -> {out}")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from honing.quickstart import QuickstartConfig, run_quickstart
+
+    config = QuickstartConfig(
+        task=args.task,
+        demos=args.demos,
+        noise=args.noise,
+        policy=args.policy,
+        bc_steps=args.bc_steps,
+        eval_episodes=args.eval_episodes,
+        seed=args.seed,
+    )
+    run_quickstart(config, args.out, overwrite=args.overwrite)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="honing",
+        description="Turn a handful of demonstrations into a policy that reliably succeeds.",
+    )
+    parser.add_argument("--version", action="version", version=f"honing {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("tasks", help="list the registered tasks", description="List registered task ids.")
+    p.add_argument("prefix", nargs="?", default=None, help="only show ids starting with this (e.g. metaworld/)")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser(
+        "demos",
+        help="collect scripted-expert demonstrations into a Minari dataset",
+        description="Roll out the task's scripted expert with Gaussian action noise, keep only "
+        "successful episodes, and write them as a Minari dataset on local disk.",
+    )
+    p.add_argument("task", help="task id, e.g. metaworld/pick-place (see 'honing tasks')")
+    p.add_argument("--episodes", type=_positive_int, default=20, help="successful episodes to keep (default 20)")
+    p.add_argument(
+        "--noise",
+        type=_non_negative_float,
+        default=0.0,
+        help="std of Gaussian noise added to each expert action, before clipping (default 0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for initial states and noise (default 0)")
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=None,
+        help="give up after this many episodes (default 10 x --episodes)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_demos)
+
+    p = sub.add_parser(
+        "bc",
+        help="train a behavior-cloning policy",
+        description="Train a BC policy with a held-out validation split; the checkpoint with the "
+        "best validation loss is kept in RUN_DIR/checkpoints/best.",
+    )
+    p.add_argument("dataset", help="dataset directory (from 'honing demos' or an import)")
+    p.add_argument("--policy", choices=["mlp", "chunked"], default=None, help="policy kind (default mlp)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="maximum updates (default 3000)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--task", default=None, help="check the dataset against this task id")
+    p.add_argument("--seed", type=int, default=None, help="training seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--config", default=None, help="YAML file with BCConfig fields")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set lr=3e-4 --set policy.chunk_horizon=16 (repeatable)",
+    )
+    p.add_argument("--quiet", action="store_true", help="do not print validation progress")
+    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
+    p.set_defaults(func=cmd_bc)
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a policy on fixed seeds",
+        description="Run episodes from the fixed evaluation seeds and report the success rate "
+        "with a 95%% Wilson interval; per-episode results are written as JSON.",
+    )
+    p.add_argument("policy_dir", help="policy directory or run directory (its checkpoints/best is used)")
+    p.add_argument("--task", default=None, help="task id (default: the task the policy was trained on)")
+    p.add_argument("--episodes", type=_positive_int, default=50, help="evaluation episodes (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed; same seed = same initial states (default 0)")
+    p.add_argument("--num-envs", type=_positive_int, default=8, help="envs stepped side by side (default 8)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--out", default=None, help="JSON file for per-episode results (default: RUN_DIR/eval/...)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "quickstart",
+        help="demos -> BC -> evaluation on a built-in task",
+        description="Run the whole pipeline on a built-in task and print where everything went.",
+    )
+    p.add_argument(
+        "--task", default="metaworld/pick-place", help="task id with an expert (default metaworld/pick-place)"
+    )
+    p.add_argument("--demos", type=_positive_int, default=20, help="demonstrations to collect (default 20)")
+    p.add_argument("--noise", type=_non_negative_float, default=0.3, help="demo action noise std (default 0.3)")
+    p.add_argument("--policy", choices=["mlp", "chunked"], default="mlp", help="BC policy kind (default mlp)")
+    p.add_argument("--bc-steps", type=_positive_int, default=3000, help="maximum BC updates (default 3000)")
+    p.add_argument("--eval-episodes", type=_positive_int, default=50, help="evaluation episodes (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--out", default="runs/quickstart", help="output directory (default runs/quickstart)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HoningError as exc:
+        print(f"honing: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("honing: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at interpreter exit
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Shared fixtures: small datasets and policies on toy/reach, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from honing.data import collect_demos
+from honing.policies import BCConfig, PolicyConfig, train_bc
+
+
+@pytest.fixture(scope="session")
+def reach_demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """50 toy/reach demos at noise 0.1 (measured: BC on these reaches ~100% success)."""
+    path = tmp_path_factory.mktemp("data") / "reach"
+    collect_demos("toy/reach", episodes=50, noise=0.1, seed=0, out=path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def reach_bc_run(reach_demos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "bc-mlp"
+    train_bc(reach_demos, BCConfig(policy=PolicyConfig(kind="mlp"), steps=3000, seed=0), out=out)
+    return out

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from honing.runs import atomic_directory, atomic_write_text
+
+
+def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert (target / "a.txt").read_text() == "one"
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("two")
+        raise RuntimeError("crash in the middle of a write")
+    assert (target / "a.txt").read_text() == "one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    with atomic_directory(target) as tmp:
+        (tmp / "b.txt").write_text("three")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_atomic_write_text(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "x" / "f.json", "{}")
+    assert (tmp_path / "x" / "f.json").read_text() == "{}"
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["f.json"]
