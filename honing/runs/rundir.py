@@ -1,0 +1,88 @@
+"""Run directories: everything one training command produced, in one place.
+
+Layout::
+
+    runs/<name>/
+      config.yaml        resolved config (defaults + file + overrides), what actually ran
+      metrics.jsonl      one JSON object per logged step
+      checkpoints/       best/ and last/ policy directories, each written atomically
+      eval/              per-episode evaluation results
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from honing.config import to_dict
+from honing.errors import HoningError
+from honing.runs.atomic import atomic_write_text
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+@dataclass
+class RunDir:
+    """A run directory; create it with :meth:`create`."""
+
+    path: Path
+    started: float = field(default_factory=time.time)
+
+    @classmethod
+    def create(cls, path: str | Path, config: Any, overwrite: bool = False) -> RunDir:
+        """Start a fresh run at `path`; an existing run there is an error unless `overwrite`."""
+        run = cls(Path(path))
+        if (run.path / "config.yaml").exists():
+            if not overwrite:
+                raise HoningError(f"{run.path} already holds a run; pass another --out or --overwrite")
+            shutil.rmtree(run.path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        (run.path / "checkpoints").mkdir(exist_ok=True)
+        (run.path / "eval").mkdir(exist_ok=True)
+        atomic_write_text(run.path / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        return run
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / "eval"
+
+    def log(self, **metrics: Any) -> None:
+        """Append one line to metrics.jsonl (with wall-clock seconds since the run started)."""
+        record = {"wall_clock_s": round(time.time() - self.started, 3)}
+        record.update({k: _jsonable(v) for k, v in metrics.items()})
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def write_json(self, relative: str, data: Any) -> Path:
+        target = self.path / relative
+        atomic_write_text(target, json.dumps(data, indent=2))
+        return target
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Read metrics.jsonl from a run directory (a torn last line from a crash is skipped)."""
+    records = []
+    file = Path(path) / "metrics.jsonl" if Path(path).is_dir() else Path(path)
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
