@@ -38,6 +38,13 @@ def test_demos_keep_only_successes_and_replay_exactly(tmp_path: Path) -> None:
         np.testing.assert_array_equal(obs, expected)
 
 
+def test_relative_output_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    collect_demos("toy/reach", episodes=2, seed=0, out="data/reach")
+    assert len(load_dataset("data/reach").episodes) == 2
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["reach"]
+
+
 def test_normalisation_round_trip() -> None:
     rng = np.random.default_rng(0)
     episodes = [

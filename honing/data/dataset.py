@@ -86,7 +86,7 @@ def save_dataset(
     from minari.data_collector import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
-    path = Path(path)
+    path = Path(path).absolute()  # Minari mis-joins relative paths when it sizes the file
     validate_episodes(episodes, f"dataset for {path}")
     if path.exists() and not overwrite:
         raise DatasetError(f"{path} already exists; choose another --out or remove it first")
