@@ -7,7 +7,7 @@ split) on 10 and 20 demos; every policy evaluated on the same fixed-seed episode
 Writes benchmarks/results/bc_metaworld.json (updated after every task, so an interrupted run
 resumes where it stopped), benchmarks/results/bc_metaworld.png, and the table in BENCHMARKS.md.
 
-    python -m benchmarks.bc_metaworld                    # the full table (about an hour on 2 cores)
+    python -m benchmarks.bc_metaworld                    # the full table (~15 min on 2 cores)
     python -m benchmarks.bc_metaworld --tasks metaworld/push --episodes 20 --out /tmp/bc.json  # a quick look
 """
 
