@@ -16,6 +16,7 @@ from honing.data import Dataset, Episode, Normalizer, collect_demos, load_datase
 from honing.device import resolve_device
 from honing.errors import CheckpointError, ConfigError, DatasetError, HoningError, TaskError
 from honing.eval import EvalResult, evaluate, wilson_interval
+from honing.finetune import METHODS, FinetuneResult, ResidualTD3Config, finetune
 from honing.policies import (
     BCConfig,
     BCPolicy,
@@ -31,6 +32,7 @@ from honing.runs import RunDir, read_metrics
 from honing.tasks import Task, get_task, list_tasks, register_task
 
 __all__ = [
+    "METHODS",
     "BCConfig",
     "BCPolicy",
     "CheckpointError",
@@ -39,11 +41,13 @@ __all__ = [
     "DatasetError",
     "Episode",
     "EvalResult",
+    "FinetuneResult",
     "HoningError",
     "Normalizer",
     "Policy",
     "PolicyConfig",
     "QuickstartConfig",
+    "ResidualTD3Config",
     "RunDir",
     "ScriptedPolicy",
     "Task",
@@ -52,6 +56,7 @@ __all__ = [
     "build_config",
     "collect_demos",
     "evaluate",
+    "finetune",
     "from_dict",
     "get_task",
     "list_tasks",

@@ -116,6 +116,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from honing.config import build_config
+    from honing.finetune import METHODS, finetune, get_method
+    from honing.policies import read_policy_config
+
+    if args.list_methods:
+        width = max(len(name) for name in METHODS)
+        for name, method in METHODS.items():
+            print(f"{name:<{width}}  {method.description}")
+        return 0
+    if args.base_dir is None or args.out is None:
+        raise HoningError("finetune needs BASE_DIR and --out (or --list-methods)")
+    spec = get_method(args.method)
+    recorded = read_policy_config(args.base_dir)
+    task = args.task or recorded.get("task_id")
+    demos = args.demos or recorded.get("dataset")
+    if not task:
+        raise HoningError(f"{args.base_dir} does not record its task; pass --task")
+    if not demos:
+        raise HoningError(f"{args.base_dir} does not record its demonstrations; pass --demos")
+    values = {"steps": args.steps, "seed": args.seed, "device": args.device}
+    config = build_config(spec.config_cls, yaml_path=args.config, overrides=args.set or [], values=values)
+    say = None if args.quiet else print
+    result = finetune(args.base_dir, task, demos, method=args.method, config=config, out=args.out,
+                      overwrite=args.overwrite, say=say)  # fmt: skip
+    print(f"base : {result.base_eval.describe()}")
+    print(f"honed: {result.honed_eval.describe()}")
+    print(f"{config.steps} env steps in {result.wall_clock_s:.0f} s -> {Path(args.out) / 'checkpoints'}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from honing.quickstart import QuickstartConfig, run_quickstart
 
@@ -126,6 +157,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         policy=args.policy,
         bc_steps=args.bc_steps,
         eval_episodes=args.eval_episodes,
+        finetune_steps=args.finetune_steps,
         seed=args.seed,
     )
     run_quickstart(config, args.out, overwrite=args.overwrite)
@@ -209,6 +241,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
+        "finetune",
+        help="hone a BC policy with RL from the sparse success signal",
+        description="Fine-tune a frozen base policy on its task (residual off-policy RL by default); "
+        "RUN_DIR/checkpoints/best and last hold complete honed policies.",
+    )
+    p.add_argument("base_dir", nargs="?", default=None, help="base policy directory or BC run directory")
+    p.add_argument("--method", default="residual-td3", help="fine-tuning method (see --list-methods)")
+    p.add_argument("--list-methods", action="store_true", help="list the methods with one-line descriptions")
+    p.add_argument("--task", default=None, help="task id (default: the task the base was trained on)")
+    p.add_argument("--demos", default=None, help="demonstration dataset (default: the one the base was trained on)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="environment steps (default 100000)")
+    p.add_argument("--out", default=None, help="run directory to write")
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--config", default=None, help="YAML file with the method's config fields")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set utd=2 --set actor.action_scale=0.1 (repeatable)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
+    p.add_argument("--quiet", action="store_true", help="do not print evaluations as they happen")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser(
         "quickstart",
         help="demos -> BC -> evaluation on a built-in task",
         description="Run the whole pipeline on a built-in task and print where everything went.",
@@ -221,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=["mlp", "chunked"], default="mlp", help="BC policy kind (default mlp)")
     p.add_argument("--bc-steps", type=_positive_int, default=3000, help="maximum BC updates (default 3000)")
     p.add_argument("--eval-episodes", type=_positive_int, default=50, help="evaluation episodes (default 50)")
+    p.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=30_000,
+        help="env steps of residual RL fine-tuning after BC; 0 stops after BC (default 30000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", default="runs/quickstart", help="output directory (default runs/quickstart)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")

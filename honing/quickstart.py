@@ -1,4 +1,4 @@
-"""The main job on a built-in task: demos -> BC -> evaluation, in one call.
+"""The main job on a built-in task: demos -> BC -> evaluation -> fine-tuning, in one call.
 
 This is what ``make quickstart`` runs on a fresh machine; every artefact lands under one run
 directory so the user can open it afterwards.
@@ -16,6 +16,7 @@ from typing import Any
 from honing.data.demos import collect_demos
 from honing.errors import HoningError
 from honing.eval.rollout import EvalResult, evaluate
+from honing.finetune import ResidualTD3Config, finetune
 from honing.policies.bc import BCConfig, train_bc
 from honing.policies.bc_policy import PolicyConfig
 
@@ -36,6 +37,8 @@ class QuickstartConfig:
     """Maximum BC updates (early stopping on the validation split usually ends sooner)."""
     eval_episodes: int = 50
     """Evaluation episodes on the fixed evaluation seeds."""
+    finetune_steps: int = 30_000
+    """Environment steps of residual off-policy fine-tuning after BC (0 skips it)."""
     seed: int = 0
     """Seed for demos, training and evaluation."""
 
@@ -49,6 +52,8 @@ class QuickstartResult:
     evaluation: EvalResult
     demo_attempts: int
     timings: dict[str, float]
+    honed_eval: EvalResult | None = None
+    honed_dir: Path | None = None
 
 
 def run_quickstart(
@@ -65,13 +70,14 @@ def run_quickstart(
     dataset_path = out / "demos"
 
     start = time.time()
-    say(f"[1/3] collecting {config.demos} demos of {config.task} (expert + noise {config.noise}) ...")
+    stages = 4 if config.finetune_steps > 0 else 3
+    say(f"[1/{stages}] collecting {config.demos} demos of {config.task} (expert + noise {config.noise}) ...")
     report = collect_demos(config.task, config.demos, noise=config.noise, seed=config.seed, out=dataset_path)
     timings["demos_s"] = time.time() - start
     say(f"      kept {len(report.episodes)} successful episodes of {report.attempts} attempts -> {dataset_path}")
 
     start = time.time()
-    say(f"[2/3] behavior cloning ({config.policy}, up to {config.bc_steps} updates, early stopping) ...")
+    say(f"[2/{stages}] behavior cloning ({config.policy}, up to {config.bc_steps} updates, early stopping) ...")
     bc_config = BCConfig(policy=PolicyConfig(kind=config.policy), steps=config.bc_steps, seed=config.seed)  # type: ignore[arg-type]
     bc = train_bc(dataset_path, bc_config, out=out / "bc", task_id=config.task)
     timings["bc_s"] = time.time() - start
@@ -79,10 +85,37 @@ def run_quickstart(
     say(f"      best validation loss {bc.best_val_loss:.4f} at update {bc.best_step} -> {policy_dir}")
 
     start = time.time()
-    say(f"[3/3] evaluating on {config.eval_episodes} fixed-seed episodes ...")
+    say(f"[3/{stages}] evaluating on {config.eval_episodes} fixed-seed episodes ...")
     evaluation = evaluate(bc.policy, config.task, episodes=config.eval_episodes, seed=config.seed)
     timings["eval_s"] = time.time() - start
     eval_file = evaluation.save(out / "bc" / "eval" / "final.json")
     say(f"      BC policy: {evaluation.describe()}")
+    result = QuickstartResult(out, dataset_path, policy_dir, eval_file, evaluation, report.attempts, timings)
+
+    if config.finetune_steps > 0:
+        start = time.time()
+        say(f"[4/4] residual RL fine-tuning for {config.finetune_steps} env steps (sparse success reward) ...")
+        ft_config = quickstart_finetune_config(config)
+        honed = finetune(policy_dir, config.task, dataset_path, config=ft_config, out=out / "finetune",
+                         say=lambda line: say("      " + line.strip()))  # fmt: skip
+        timings["finetune_s"] = time.time() - start
+        result.honed_eval, result.honed_dir = honed.honed_eval, out / "finetune" / "checkpoints" / "last"
+        say(f"      same {ft_config.final_eval_episodes} evaluation episodes for both:")
+        say(f"      base  (BC): {honed.base_eval.describe()}")
+        say(f"      honed     : {honed.honed_eval.describe()}  -> {result.honed_dir}")
     say(f"done in {sum(timings.values()):.0f} s; everything is under {out}/")
-    return QuickstartResult(out, dataset_path, policy_dir, eval_file, evaluation, report.attempts, timings)
+    return result
+
+
+def quickstart_finetune_config(config: QuickstartConfig) -> ResidualTD3Config:
+    """Residual TD3 sized so the whole quickstart stays within ~15 minutes on 2 CPU cores."""
+    steps = config.finetune_steps
+    return ResidualTD3Config(
+        steps=steps,
+        learning_starts=min(5_000, steps // 6),
+        critic_warmup=min(5_000, steps // 6),
+        eval_every=max(steps // 3, 1),
+        eval_episodes=20,
+        final_eval_episodes=config.eval_episodes,
+        seed=config.seed,
+    )

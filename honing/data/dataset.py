@@ -202,6 +202,7 @@ def check_dataset_task(dataset: Dataset, task_id: str, where: str) -> None:
     """The dataset must come from `task_id` (when it says) and match the task's shapes."""
     from honing.tasks import check_shapes, get_task
 
+    validate_episodes(dataset.episodes, f"dataset {where}")
     recorded = dataset.task_id
     if recorded is not None and recorded != task_id:
         raise DatasetError(

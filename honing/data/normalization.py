@@ -38,6 +38,14 @@ class Normalizer:
             act_std=std(act).astype(np.float32),
         )
 
+    @classmethod
+    def identity(cls, obs_dim: int, act_dim: int) -> Normalizer:
+        """Statistics that change nothing (a placeholder until real ones are loaded)."""
+        zeros, ones = np.zeros, np.ones
+        return cls(
+            zeros(obs_dim, np.float32), ones(obs_dim, np.float32), zeros(act_dim, np.float32), ones(act_dim, np.float32)
+        )
+
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
         return ((obs - self.obs_mean) / self.obs_std).astype(np.float32)
 

@@ -4,6 +4,7 @@ from honing.policies.base import Policy
 from honing.policies.bc import BCConfig, BCResult, train_bc
 from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
 from honing.policies.checkpoint import load_policy, read_policy_config, resolve_policy_dir, save_policy
+from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 from honing.policies.scripted import ScriptedPolicy
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "BCResult",
     "Policy",
     "PolicyConfig",
+    "ResidualActor",
+    "ResidualActorConfig",
+    "ResidualPolicy",
     "ScriptedPolicy",
     "load_policy",
     "read_policy_config",

@@ -1,8 +1,10 @@
 """Policy checkpoints: ``config.json`` + ``model.safetensors``, never pickle.
 
-Loading a checkpoint therefore never executes code from the file. The directory is written
-atomically (built under a temporary name, then renamed), and loading validates the format,
-the honing version's major number, the tensor names and shapes, and that every value is finite.
+Loading a checkpoint therefore never executes code from the file. A honed (residual) policy
+nests its frozen base under ``base/``, so one directory is a complete, deployable policy. The
+directory is written atomically (built under a temporary name, then renamed), and loading
+validates the format, the honing version's major number, tensor names and shapes, and that every
+value is finite.
 """
 
 from __future__ import annotations
@@ -14,40 +16,60 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from honing._version import __version__
 from honing.config import from_dict, to_dict
-from honing.data.normalization import STAT_NAMES, Normalizer
+from honing.data.normalization import Normalizer
 from honing.device import resolve_device
 from honing.errors import CheckpointError, HoningError
+from honing.policies.base import Policy
 from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
+from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 from honing.runs.atomic import atomic_directory
 
 FORMAT = "honing-policy"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+BASE_SUBDIR = "base"
 
 
-def save_policy(policy: BCPolicy | BCNetwork, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write `policy` to the directory `path` (replacing it atomically if it exists)."""
-    network = policy.network if isinstance(policy, BCPolicy) else policy
-    tensors = {name: t.detach().cpu().contiguous() for name, t in network.state_dict().items()}
+def _contents(policy: Policy | nn.Module) -> tuple[nn.Module, dict[str, Any], Policy | None]:
+    """(module whose weights are saved, config entries, nested base policy or None)."""
+    if isinstance(policy, (BCPolicy, BCNetwork)):
+        network = policy.network if isinstance(policy, BCPolicy) else policy
+        return network, {"policy_type": "bc", "policy": to_dict(network.config)}, None
+    if isinstance(policy, ResidualPolicy):
+        return policy.actor, {"policy_type": "residual", "actor": to_dict(policy.actor.config)}, policy.base
+    raise CheckpointError(f"cannot save a {type(policy).__name__}: honing saves BC and residual policies")
+
+
+def _write_into(directory: Path, policy: Policy | nn.Module, extra: dict[str, Any] | None) -> None:
+    module, entries, base = _contents(policy)
+    tensors = {name: t.detach().cpu().contiguous() for name, t in module.state_dict().items()}
     for name, tensor in tensors.items():
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"refusing to save a checkpoint with non-finite values in {name!r}")
     config = {
         "format": FORMAT,
-        "policy_type": "bc",
         "honing_version": __version__,
-        "obs_dim": network.obs_dim,
-        "act_dim": network.act_dim,
-        "policy": to_dict(network.config),
+        "obs_dim": module.obs_dim,
+        "act_dim": module.act_dim,
+        **entries,
         **(extra or {}),
     }
+    save_file(tensors, str(directory / WEIGHTS_FILE))
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    if base is not None:
+        (directory / BASE_SUBDIR).mkdir()
+        _write_into(directory / BASE_SUBDIR, base, None)
+
+
+def save_policy(policy: Policy | nn.Module, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write `policy` to the directory `path` (replacing it atomically if it exists)."""
     path = Path(path)
     with atomic_directory(path) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        _write_into(tmp, policy, extra)
     return path
 
 
@@ -61,7 +83,7 @@ def resolve_policy_dir(path: str | Path) -> Path:
             return candidate
     raise CheckpointError(
         f"{path} holds no policy ({CONFIG_FILE} not found there or in checkpoints/best); "
-        "pass a directory written by 'honing bc'"
+        "pass a directory written by 'honing bc' or 'honing finetune'"
     )
 
 
@@ -82,26 +104,13 @@ def read_policy_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_policy(path: str | Path, device: str = "auto") -> BCPolicy:
-    """Load a policy saved by :func:`save_policy` (or the best policy of a run directory)."""
-    directory = resolve_policy_dir(path)
-    config = read_policy_config(directory)
-    if config.get("policy_type") != "bc":
-        raise CheckpointError(f"checkpoint {directory} holds a {config.get('policy_type')!r} policy, not a BC policy")
-    try:
-        policy_config = from_dict(PolicyConfig, config["policy"])
-        obs_dim, act_dim = int(config["obs_dim"]), int(config["act_dim"])
-    except (KeyError, TypeError, ValueError, HoningError) as exc:
-        raise CheckpointError(f"checkpoint {directory} has an invalid {CONFIG_FILE} ({exc})") from None
+def _load_weights(directory: Path, module: nn.Module) -> None:
+    """Fill `module` from the directory's safetensors file after checking names, shapes and values."""
     try:
         tensors = load_file(str(directory / WEIGHTS_FILE))
     except (OSError, SafetensorError) as exc:
         raise CheckpointError(f"checkpoint {directory} has a missing or corrupt {WEIGHTS_FILE} ({exc})") from None
-    if not all(name in tensors for name in STAT_NAMES):
-        raise CheckpointError(f"checkpoint {directory} lacks its normalisation statistics; it is corrupt")
-    stats = Normalizer.from_arrays({name: tensors[name].numpy() for name in STAT_NAMES})
-    network = BCNetwork(policy_config, obs_dim, act_dim, stats)
-    expected = network.state_dict()
+    expected = module.state_dict()
     if set(expected) != set(tensors):
         raise CheckpointError(f"checkpoint {directory} does not match its config (tensor names differ)")
     for name, tensor in tensors.items():
@@ -112,5 +121,38 @@ def load_policy(path: str | Path, device: str = "auto") -> BCPolicy:
             )
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"checkpoint {directory}: tensor {name!r} holds NaN/inf; it is corrupt")
-    network.load_state_dict(tensors)
-    return BCPolicy(network, resolve_device(device))
+    module.load_state_dict(tensors)
+
+
+def _load_from(directory: Path, config: dict[str, Any], device: torch.device) -> Policy:
+    kind = config.get("policy_type")
+    try:
+        obs_dim, act_dim = int(config["obs_dim"]), int(config["act_dim"])
+        placeholder = Normalizer.identity(obs_dim, act_dim)  # real statistics come with the weights
+        if kind == "bc":
+            network: nn.Module = BCNetwork(from_dict(PolicyConfig, config["policy"]), obs_dim, act_dim, placeholder)
+        elif kind == "residual":
+            network = ResidualActor(from_dict(ResidualActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
+        else:
+            raise CheckpointError(f"checkpoint {directory} holds an unknown policy type {kind!r}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {directory} has an invalid {CONFIG_FILE} ({exc})") from None
+    except HoningError as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint {directory} has an invalid {CONFIG_FILE} ({exc})") from None
+    _load_weights(directory, network)
+    network.to(device)
+    if isinstance(network, BCNetwork):
+        return BCPolicy(network, device)
+    base = load_policy(directory / BASE_SUBDIR, device=str(device))
+    if (base.obs_dim, base.act_dim) != (obs_dim, act_dim):
+        raise CheckpointError(f"checkpoint {directory}: its base policy has other dims than the residual")
+    assert isinstance(network, ResidualActor)
+    return ResidualPolicy(base, network, device)
+
+
+def load_policy(path: str | Path, device: str = "auto") -> Policy:
+    """Load a policy saved by :func:`save_policy` (or the best policy of a run directory)."""
+    directory = resolve_policy_dir(path)
+    return _load_from(directory, read_policy_config(directory), resolve_device(device))
