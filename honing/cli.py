@@ -164,6 +164,17 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_options(p: argparse.ArgumentParser, config_what: str, example: str, progress_what: str) -> None:
+    """Options every training command shares: seed, device, config file, overrides, overwrite, quiet."""
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--config", default=None, help=f"YAML file with {config_what}")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help=f"override a config field, e.g. {example} (repeatable)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
+    p.add_argument("--quiet", action="store_true", help=f"do not print {progress_what} as they happen")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="honing",
@@ -212,17 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=None, help="maximum updates (default 3000)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--task", default=None, help="check the dataset against this task id")
-    p.add_argument("--seed", type=int, default=None, help="training seed (default 0)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--config", default=None, help="YAML file with BCConfig fields")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set lr=3e-4 --set policy.chunk_horizon=16 (repeatable)",
-    )
-    p.add_argument("--quiet", action="store_true", help="do not print validation progress")
-    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
+    _add_run_options(p, "BCConfig fields", "--set lr=3e-4 --set policy.chunk_horizon=16", "validation losses")
     p.set_defaults(func=cmd_bc)
 
     p = sub.add_parser(
@@ -253,17 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demos", default=None, help="demonstration dataset (default: the one the base was trained on)")
     p.add_argument("--steps", type=_positive_int, default=None, help="environment steps (default 100000)")
     p.add_argument("--out", default=None, help="run directory to write")
-    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--config", default=None, help="YAML file with the method's config fields")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set utd=2 --set actor.action_scale=0.1 (repeatable)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
-    p.add_argument("--quiet", action="store_true", help="do not print evaluations as they happen")
+    _add_run_options(p, "the method's config fields", "--set utd=2 --set actor.action_scale=0.1", "evaluations")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser(
