@@ -7,6 +7,7 @@ one line, ``honing: error: ...``, with exit status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -138,7 +139,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         raise HoningError(f"{args.base_dir} does not record its demonstrations; pass --demos")
     values = {"steps": args.steps, "seed": args.seed, "device": args.device}
     config = build_config(spec.config_cls, yaml_path=args.config, overrides=args.set or [], values=values)
-    say = None if args.quiet else print
+    say = None if args.quiet else functools.partial(print, flush=True)
     result = finetune(args.base_dir, task, demos, method=args.method, config=config, out=args.out,
                       overwrite=args.overwrite, say=say)  # fmt: skip
     print(f"base : {result.base_eval.describe()}")

@@ -6,6 +6,7 @@ directory so the user can open it afterwards.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -57,8 +58,12 @@ class QuickstartResult:
 
 
 def run_quickstart(
-    config: QuickstartConfig, out: str | Path, say: Callable[[str], Any] = print, overwrite: bool = False
+    config: QuickstartConfig,
+    out: str | Path,
+    say: Callable[[str], Any] | None = None,
+    overwrite: bool = False,
 ) -> QuickstartResult:
+    say = say or functools.partial(print, flush=True)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:

@@ -1,0 +1,202 @@
+"""Fine-tuning on Meta-World: every method on the same tasks, seeds, demos, bases and budget.
+
+For each task and seed: 20 successful demos at noise 0.3, a BC base (early stopping on held-out
+episodes), then each method fine-tunes that same base with the same env-step budget, evaluated
+every ``--eval-every`` steps on the same fixed-seed episodes.
+
+Writes benchmarks/results/finetune_metaworld.json (after every run, so an interrupted sweep resumes
+where it stopped; per-run raw curves are kept under "runs"), one learning-curve PNG per task in
+benchmarks/results/ (mean over seeds, shaded 95% Wilson band of the pooled episodes), and the table
+in BENCHMARKS.md.
+
+    python -m benchmarks.finetune_metaworld                     # the full grid (many hours on 2 cores)
+    python -m benchmarks.finetune_metaworld --tasks metaworld/pick-place --seeds 0 --steps 30000 \\
+        --set actor.action_scale=0.2 --tag scale0.2              # one probe, written beside the others
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, save_results, update_section
+from honing.config import build_config
+from honing.data import collect_demos, load_dataset
+from honing.eval.stats import wilson_interval
+from honing.finetune import finetune, get_method
+from honing.policies import BCConfig, train_bc
+
+TASKS = [
+    "metaworld/pick-place",
+    "metaworld/push",
+    "metaworld/door-open",
+    "metaworld/drawer-open",
+    "metaworld/button-press-topdown",
+    "metaworld/peg-insert-side",
+]
+DEMOS, NOISE = 20, 0.3
+
+
+def prepare_base(task_id: str, seed: int, workdir: Path) -> tuple[Path, Path]:
+    """Demos and BC base for (task, seed), built once and reused by every method."""
+    root = workdir / task_id.replace("/", "-") / f"seed{seed}"
+    demos, base = root / "demos", root / "bc"
+    if not (demos / "data" / "metadata.json").is_file():
+        collect_demos(task_id, DEMOS, noise=NOISE, seed=seed, out=demos, overwrite=True)
+    if not (base / "checkpoints" / "best" / "config.json").is_file():
+        train_bc(demos, BCConfig(seed=seed), out=base, task_id=task_id, overwrite=True)
+    return base, demos
+
+
+def run_one(task_id: str, method: str, seed: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    base, demos = prepare_base(task_id, seed, workdir)
+    values = {"steps": args.steps, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes,
+              "final_eval_episodes": args.eval_episodes, "seed": seed}  # fmt: skip
+    config = build_config(get_method(method).config_cls, overrides=args.set or [], values=values)
+    out = workdir / task_id.replace("/", "-") / f"seed{seed}" / f"{method}{args.tag and '-' + args.tag}"
+    start = time.time()
+    result = finetune(base, task_id, load_dataset(demos), method=method, config=config, out=out, overwrite=True,
+                      say=lambda line: print(f"    {line.strip()}", flush=True))  # fmt: skip
+    return {
+        "base_success": result.base_eval.success_rate,
+        "final_success": result.honed_eval.success_rate,
+        "eval_episodes": args.eval_episodes,
+        "curve": [[p.env_steps, p.success] for p in result.curve],
+        "wall_clock_s": round(time.time() - start, 1),
+        "overrides": list(args.set or []),
+    }
+
+
+def steps_to(curve: list[list[float]], threshold: float) -> int | None:
+    return next((int(steps) for steps, success in curve if success >= threshold - 1e-9), None)
+
+
+def aggregate(runs: dict[str, Any]) -> dict[str, Any]:
+    """The issue's schema: per task and method, means over seeds plus per-seed lists."""
+    tasks: dict[str, Any] = {}
+    for key, run in sorted(runs.items()):
+        task_id, label, _ = key.rsplit("|", 2)
+        tasks.setdefault(task_id, {}).setdefault(label, []).append(run)
+    summary: dict[str, Any] = {}
+    for task_id, methods in tasks.items():
+        summary[task_id] = {}
+        for label, seeds in methods.items():
+            grid = sorted({int(s) for run in seeds for s, _ in run["curve"]})
+            curve, band = [], []
+            for steps in grid:
+                rates = [dict((int(s), r) for s, r in run["curve"])[steps] for run in seeds
+                         if steps in dict((int(s), r) for s, r in run["curve"])]  # fmt: skip
+                episodes = seeds[0]["eval_episodes"] * len(rates)
+                successes = round(sum(rates) * seeds[0]["eval_episodes"])
+                curve.append([steps, sum(rates) / len(rates)])
+                band.append(list(wilson_interval(successes, episodes)))
+            summary[task_id][label] = {
+                "base_success": sum(run["base_success"] for run in seeds) / len(seeds),
+                "final_success": [run["final_success"] for run in seeds],
+                "curve": curve,
+                "curve_ci95": band,
+                "steps_to_80": steps_to(curve, 0.8),
+                "steps_to_90": steps_to(curve, 0.9),
+                "steps_to_95": steps_to(curve, 0.95),
+                "wall_clock_s": [run["wall_clock_s"] for run in seeds],
+                "seeds": len(seeds),
+            }
+    return summary
+
+
+def plot(task_id: str, methods: dict[str, Any], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, data in methods.items():
+        steps = [s for s, _ in data["curve"]]
+        ax.plot(steps, [r for _, r in data["curve"]], label=f"{label} ({data['seeds']} seeds)")
+        ax.fill_between(steps, [lo for lo, _ in data["curve_ci95"]], [hi for _, hi in data["curve_ci95"]], alpha=0.2)
+    base = sum(d["base_success"] for d in methods.values()) / len(methods)
+    ax.axhline(base, color="gray", linestyle="--", linewidth=1, label="BC base")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("success rate (95% Wilson band)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(task_id)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = ["| task | method | seeds | BC base | final success (per seed) | steps to 80% | steps to 90% | "
+             "wall-clock per run |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for task_id, methods in summary.items():
+        for label, d in methods.items():
+            finals = ", ".join(f"{100 * f:.0f}" for f in d["final_success"])
+            mean = 100 * sum(d["final_success"]) / len(d["final_success"])
+            clock = sum(d["wall_clock_s"]) / len(d["wall_clock_s"]) / 60
+            lines.append(
+                f"| {task_id.removeprefix('metaworld/')} | {label} | {d['seeds']} | {100 * d['base_success']:.0f}% | "
+                f"{mean:.0f}% ({finals}) | {d['steps_to_80'] or '—'} | {d['steps_to_90'] or '—'} | {clock:.1f} min |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=TASKS, help="task ids (default: the six Meta-World tasks)")
+    parser.add_argument("--methods", nargs="+", default=["residual-td3"], help="methods (default residual-td3)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default 0 1 2)")
+    parser.add_argument("--steps", type=int, default=100_000, help="env steps per run (default 100000)")
+    parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations (default 5000)")
+    parser.add_argument("--eval-episodes", type=int, default=50, help="episodes per evaluation (default 50)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a method config field")
+    parser.add_argument("--tag", default="", help="label suffix for runs with overrides (an ablation arm)")
+    parser.add_argument("--workdir", default="runs/benchmark", help="where demos, bases and run dirs go")
+    parser.add_argument("--out", default=str(RESULTS / "finetune_metaworld.json"), help="results JSON")
+    args = parser.parse_args()
+
+    out, workdir = Path(args.out), Path(args.workdir)
+    data = load_results(out)
+    runs: dict[str, Any] = data.get("runs", {})
+    commands: list[str] = data.get("commands", [])
+    if command_line() not in commands:
+        commands.append(command_line())
+    for task_id in args.tasks:
+        for method in args.methods:
+            label = method + (f"[{args.tag}]" if args.tag else "")
+            for seed in args.seeds:
+                key = f"{task_id}|{label}|{seed}"
+                if key in runs and runs[key]["curve"][-1][0] >= args.steps:
+                    print(f"{key}: already in {out}, skipped", flush=True)
+                    continue
+                print(f"{key}:", flush=True)
+                runs[key] = run_one(task_id, method, seed, args, workdir)
+                summary = aggregate(runs)
+                save_results(out, {"tasks": summary, "machine": machine(), "command": commands[-1],
+                                   "commands": commands, "runs": runs})  # fmt: skip
+    summary = aggregate(runs)
+    images = []
+    for task_id, methods in summary.items():
+        image = out.parent / f"finetune_{task_id.replace('/', '-')}.png"
+        plot(task_id, methods, image)
+        images.append(f"![{task_id}]({os.path.relpath(image, ROOT)})")
+    body = (
+        "## Fine-tuning on Meta-World\n\n"
+        f"BC base from {DEMOS} demos at noise {NOISE} (per seed), then each method with the same env-step budget; "
+        "success on the same fixed-seed evaluation episodes, mean over seeds (band: 95% Wilson interval of the "
+        "pooled episodes). Steps-to-threshold: first evaluation whose seed-mean reaches it.\n\n"
+        + table(summary)
+        + "\n\n" + " ".join(images) + "\n\n"
+        + "- Commands:\n" + "".join(f"  - `{c}`\n" for c in commands)
+        + f"- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
+    )  # fmt: skip
+    update_section("finetune-metaworld", body)
+    print(table(summary))
+
+
+if __name__ == "__main__":
+    main()
