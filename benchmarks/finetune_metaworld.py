@@ -27,7 +27,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, save_results, update_section
+from benchmarks.common import (
+    RESULTS,
+    ROOT,
+    command_line,
+    load_results,
+    locked,
+    machine,
+    save_results,
+    update_section,
+)
 from honing.config import build_config
 from honing.data import collect_demos, load_dataset
 from honing.eval.stats import wilson_interval
@@ -49,10 +58,11 @@ def prepare_base(task_id: str, seed: int, workdir: Path) -> tuple[Path, Path]:
     """Demos and BC base for (task, seed), built once and reused by every method."""
     root = workdir / task_id.replace("/", "-") / f"seed{seed}"
     demos, base = root / "demos", root / "bc"
-    if not (demos / "data" / "metadata.json").is_file():
-        collect_demos(task_id, DEMOS, noise=NOISE, seed=seed, out=demos, overwrite=True)
-    if not (base / "checkpoints" / "best" / "config.json").is_file():
-        train_bc(demos, BCConfig(seed=seed), out=base, task_id=task_id, overwrite=True)
+    with locked(root / "prepare"):  # parallel arms of one sweep share this base: build it once
+        if not (demos / "data" / "metadata.json").is_file():
+            collect_demos(task_id, DEMOS, noise=NOISE, seed=seed, out=demos, overwrite=True)
+        if not (base / "checkpoints" / "best" / "config.json").is_file():
+            train_bc(demos, BCConfig(seed=seed), out=base, task_id=task_id, overwrite=True)
     return base, demos
 
 
@@ -174,10 +184,15 @@ def main() -> None:
                     print(f"{key}: already in {out}, skipped", flush=True)
                     continue
                 print(f"{key}:", flush=True)
-                runs[key] = run_one(task_id, method, seed, args, workdir)
-                summary = aggregate(runs)
-                save_results(out, {"tasks": summary, "machine": machine(), "command": commands[-1],
-                                   "commands": commands, "runs": runs})  # fmt: skip
+                record = run_one(task_id, method, seed, args, workdir)
+                with locked(out):  # other processes may have added runs meanwhile: merge, never overwrite
+                    data = load_results(out)
+                    runs = {**data.get("runs", {}), key: record}
+                    commands = data.get("commands", []) + [c for c in commands if c not in data.get("commands", [])]
+                    save_results(out, {"tasks": aggregate(runs), "machine": machine(), "command": commands[-1],
+                                       "commands": commands, "runs": runs})  # fmt: skip
+    with locked(out):
+        runs = load_results(out).get("runs", runs)
     summary = aggregate(runs)
     images = []
     for task_id, methods in summary.items():
