@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 + pip + gcc):
-#   make quickstart   install into .venv, then run demos -> BC -> evaluation on metaworld/pick-place
+#   make quickstart   install into .venv, then run demos -> BC -> eval -> fine-tuning on metaworld/pick-place
 #   make test         install into .venv, then lint and run the test suite
 # PyTorch: the CPU build (torch==2.13.0) by default. With a GPU, `make test TORCH_SPEC=torch`
 # takes PyPI's default (CUDA) build instead, or install your own torch into .venv first and

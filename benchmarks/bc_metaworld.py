@@ -24,19 +24,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from benchmarks.common import METAWORLD_TASKS as TASKS
 from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, pct, save_results, update_section
 from honing.data import Dataset, collect_demos
 from honing.eval import EvalResult, evaluate
 from honing.policies import BCConfig, PolicyConfig, ScriptedPolicy, train_bc
 
-TASKS = [
-    "metaworld/pick-place",
-    "metaworld/push",
-    "metaworld/door-open",
-    "metaworld/drawer-open",
-    "metaworld/button-press-topdown",
-    "metaworld/peg-insert-side",
-]
 DEMO_NOISE = 0.3
 DEMO_COUNTS = (10, 20)
 POLICIES = ("mlp", "chunked")

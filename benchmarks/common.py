@@ -21,6 +21,14 @@ from honing.runs.atomic import atomic_write_text
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+METAWORLD_TASKS = [  # the benchmark suite: easy (button, drawer, door) to hard (pick-place, push, peg insertion)
+    "metaworld/pick-place",
+    "metaworld/push",
+    "metaworld/door-open",
+    "metaworld/drawer-open",
+    "metaworld/button-press-topdown",
+    "metaworld/peg-insert-side",
+]
 
 
 def machine() -> str:

@@ -28,6 +28,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from benchmarks.common import (
+    METAWORLD_TASKS as TASKS,
+)
+from benchmarks.common import (
     RESULTS,
     ROOT,
     command_line,
@@ -43,14 +46,6 @@ from honing.eval.stats import wilson_interval
 from honing.finetune import finetune, get_method
 from honing.policies import BCConfig, train_bc
 
-TASKS = [
-    "metaworld/pick-place",
-    "metaworld/push",
-    "metaworld/door-open",
-    "metaworld/drawer-open",
-    "metaworld/button-press-topdown",
-    "metaworld/peg-insert-side",
-]
 DEMOS, NOISE = 20, 0.3
 
 
