@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.finetune_metaworld import aggregate, steps_to
+from honing.eval import wilson_interval
+
+
+def run(curve: list[list[float]], final: float, base: float = 0.5) -> dict:
+    return {"base_success": base, "final_success": final, "eval_episodes": 10, "curve": curve, "wall_clock_s": 60.0}
+
+
+def test_aggregate_means_seeds_and_pools_episodes_for_the_band() -> None:
+    runs = {
+        "metaworld/push|residual-td3|0": run([[0, 0.5], [5000, 0.8], [10000, 1.0]], 1.0),
+        "metaworld/push|residual-td3|1": run([[0, 0.5], [5000, 1.0], [10000, 0.9]], 0.9, base=0.4),
+        "metaworld/push|rlpd|0": run([[0, 0.0], [5000, 0.2], [10000, 0.3]], 0.3),
+    }
+    summary = aggregate(runs)["metaworld/push"]
+    td3 = summary["residual-td3"]
+    assert td3["curve"] == [[0, 0.5], [5000, pytest.approx(0.9)], [10000, pytest.approx(0.95)]]
+    assert td3["curve_ci95"][1] == list(wilson_interval(18, 20))  # 8 + 10 successes of 20 pooled episodes
+    assert td3["final_success"] == [1.0, 0.9] and td3["base_success"] == pytest.approx(0.45)
+    assert (td3["steps_to_80"], td3["steps_to_90"], td3["steps_to_95"]) == (5000, 5000, 10000)
+    assert summary["rlpd"]["steps_to_80"] is None and summary["rlpd"]["seeds"] == 1
+
+
+def test_steps_to_threshold() -> None:
+    assert steps_to([[0, 0.2], [10, 0.89999999999], [20, 0.95]], 0.9) == 10
+    assert steps_to([[0, 0.2]], 0.8) is None
