@@ -12,14 +12,17 @@ from __future__ import annotations
 import copy
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from honing import seeding
+from honing.data.episodes import Episode
+from honing.data.normalization import Normalizer
 from honing.eval.rollout import EvalResult, evaluate
 from honing.finetune.common import OffPolicyConfig
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed
@@ -60,15 +63,15 @@ class FinetuneResult:
     honed_eval: EvalResult
     curve: list[CurvePoint] = field(default_factory=list)
     wall_clock_s: float = 0.0
-    run_dir: Any = None
+    run_dir: Path | None = None
 
 
 def run_off_policy(
     agent: OffPolicyAgent,
     task: Task,
     base: Policy,
-    demos: list[Any],
-    normalizer: Any,
+    demos: Sequence[Episode],
+    normalizer: Normalizer,
     config: OffPolicyConfig,
     run: RunDir | None = None,
     say: Say | None = None,
