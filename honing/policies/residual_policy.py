@@ -28,10 +28,10 @@ class ResidualActorConfig:
 
     hidden_dims: tuple[int, ...] = (256, 256)
     """Widths of the LayerNorm MLP."""
-    action_scale: float = 0.1
-    """Largest residual per action dimension (tanh output times this); ResFiT uses 0.1-0.2. On
-    pick-place, 0.2 drove the residual to its bounds and success dipped from 70% to 43% before
-    recovering; 0.1 showed no dip (one seed each, benchmarks/finetune_metaworld.py)."""
+    action_scale: float = 0.2
+    """Largest residual per action dimension (tanh output times this); ResFiT uses 0.1-0.2.
+    Measured on pick-place (one seed, 100k steps, BENCHMARKS.md): 0.2 dips to 40% at 20k steps
+    but ends at 100%; 0.1 barely dips but ends at 88%. Use 0.1 for short budgets."""
 
     def validate(self) -> None:
         if not self.hidden_dims or min(self.hidden_dims) <= 0:
