@@ -40,7 +40,7 @@ from benchmarks.common import (
     save_results,
     update_section,
 )
-from honing.config import build_config
+from honing.config import build_config, to_dict
 from honing.data import collect_demos, load_dataset
 from honing.eval.stats import wilson_interval
 from honing.finetune import finetune, get_method
@@ -77,6 +77,7 @@ def run_one(task_id: str, method: str, seed: int, args: argparse.Namespace, work
         "curve": [[p.env_steps, p.success] for p in result.curve],
         "wall_clock_s": round(time.time() - start, 1),
         "overrides": list(args.set or []),
+        "config": to_dict(config),  # the effective config, so a record never depends on what "default" meant
     }
 
 
