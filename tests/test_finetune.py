@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from honing.data import Dataset, Episode, Normalizer, collect_demos
+from honing.data import Dataset, Episode, Normalizer
 from honing.errors import ConfigError, HoningError
 from honing.finetune import ResidualTD3, ResidualTD3Config, finetune, get_method
-from honing.finetune.networks import CriticEnsemble, EnsembleLayerNorm, EnsembleLinear
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed, sparse_demo_view
-from honing.policies import BCConfig, PolicyConfig, ResidualActorConfig, load_policy, train_bc
+from honing.policies import ResidualActorConfig, load_policy
+from honing.policies.ensemble import CriticEnsemble, EnsembleLayerNorm, EnsembleLinear
 from tests.test_policies import make_policy
 
 GAMMA = 0.9
@@ -142,15 +142,6 @@ def test_config_validation_and_unknown_method() -> None:
 
 FAST = dict(learning_starts=1000, critic_warmup=2000, utd=1, batch_size=64, critic_hidden_dims=(64, 64),
             eval_every=4000, eval_episodes=20, final_eval_episodes=100, device="cpu")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def weak_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """BC on 10 noisy demos: measured 66% [56%, 75%] success on 100 episodes (a deliberately weak base)."""
-    root = tmp_path_factory.mktemp("weak")
-    collect_demos("toy/reach", episodes=10, noise=0.3, seed=0, out=root / "demos")
-    train_bc(root / "demos", BCConfig(steps=3000, seed=0, policy=PolicyConfig(hidden_dims=(64, 64))), out=root / "bc")
-    return root / "bc", root / "demos"
 
 
 def test_residual_td3_improves_a_weak_base_on_toy_reach(weak_base: tuple[Path, Path], tmp_path: Path) -> None:

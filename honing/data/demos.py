@@ -7,6 +7,7 @@ from the ``demos`` stream, recorded in the dataset, so the collection can be rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +33,25 @@ class DemoReport:
         return len(self.episodes) / max(self.attempts, 1)
 
 
-def rollout_expert(task: Task, seed: int, noise: float, rng: np.random.Generator) -> Episode:
-    """One sparse-reward episode of the task's expert with N(0, noise^2) added to each action."""
+def rollout(
+    task: Task, act: Callable[[np.ndarray], np.ndarray], seed: int, noise: float, rng: np.random.Generator,
+    max_steps: int | None = None,
+) -> Episode:  # fmt: skip
+    """One sparse-reward episode of `act` with N(0, noise^2) added to each action.
+
+    With `max_steps`, the episode is cut there (recorded as a truncation).
+    """
     env = task.make_env(sparse=True)
-    expert = task.expert()
     try:
         obs, _ = env.reset(seed=seed)
         observations, actions, rewards, terms, truncs, successes = [obs], [], [], [], [], []
         while True:
-            action = np.asarray(expert(obs), dtype=np.float32)
+            action = np.asarray(act(obs), dtype=np.float32)
             if noise > 0:
                 action = action + noise * rng.standard_normal(action.shape).astype(np.float32)
             action = np.clip(action, -1.0, 1.0)
             obs, reward, terminated, truncated, info = env.step(action)
+            truncated = truncated or (max_steps is not None and len(actions) + 1 >= max_steps and not terminated)
             observations.append(obs)
             actions.append(action)
             rewards.append(reward)
@@ -63,6 +70,11 @@ def rollout_expert(task: Task, seed: int, noise: float, rng: np.random.Generator
         np.array(truncs),
         np.array(successes),
     )
+
+
+def rollout_expert(task: Task, seed: int, noise: float, rng: np.random.Generator) -> Episode:
+    """One sparse-reward episode of the task's expert with N(0, noise^2) added to each action."""
+    return rollout(task, task.expert(), seed, noise, rng)
 
 
 def collect_demos(

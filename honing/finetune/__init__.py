@@ -1,18 +1,26 @@
 """Fine-tuning methods on top of a frozen base policy, and the off-policy loop they share."""
 
 from honing.finetune.api import finetune, get_method, method_config
-from honing.finetune.common import OffPolicyConfig
-from honing.finetune.loop import CurvePoint, FinetuneResult
+from honing.finetune.common import FinetuneConfig, OffPolicyConfig, TD3Config
+from honing.finetune.filtered_bc import FilteredBCConfig
+from honing.finetune.ibrl import IBRLConfig
 from honing.finetune.methods import METHODS
 from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
+from honing.finetune.rlpd import RLPDConfig
+from honing.finetune.tracker import CurvePoint, FinetuneResult
 
 __all__ = [
     "METHODS",
     "CurvePoint",
+    "FilteredBCConfig",
+    "FinetuneConfig",
     "FinetuneResult",
+    "IBRLConfig",
     "OffPolicyConfig",
+    "RLPDConfig",
     "ResidualTD3",
     "ResidualTD3Config",
+    "TD3Config",
     "finetune",
     "get_method",
     "method_config",

@@ -9,8 +9,8 @@ from honing.config import from_dict, to_dict
 from honing.data.dataset import Dataset, check_dataset_task, load_dataset
 from honing.device import resolve_device
 from honing.errors import HoningError, close_matches
-from honing.finetune.loop import FinetuneResult, Say
 from honing.finetune.methods import METHODS
+from honing.finetune.tracker import FinetuneResult, Say
 from honing.policies.base import Policy
 from honing.policies.checkpoint import load_policy, resolve_policy_dir
 from honing.runs.rundir import RunDir

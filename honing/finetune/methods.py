@@ -1,4 +1,4 @@
-"""Registry of fine-tuning methods: a new method is one file plus one line here."""
+"""Registry of fine-tuning methods: a new method is one file plus one entry here."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from typing import Any
 import torch
 
 from honing.data.dataset import Dataset
-from honing.finetune.common import OffPolicyConfig
-from honing.finetune.loop import FinetuneResult, Say, run_off_policy
+from honing.finetune.common import FinetuneConfig, OffPolicyConfig
+from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
+from honing.finetune.ibrl import IBRL, IBRLConfig
+from honing.finetune.loop import run_off_policy
 from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
+from honing.finetune.rlpd import RLPD, RLPDConfig
+from honing.finetune.tracker import FinetuneResult, Say
 from honing.policies.base import Policy
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
@@ -23,25 +27,58 @@ Runner = Callable[[Policy, Task, Dataset, Any, torch.device, RunDir | None, Say 
 class Method:
     name: str
     description: str
-    config_cls: type[OffPolicyConfig]
+    config_cls: type[FinetuneConfig]
     run: Runner
 
 
-def _run_residual_td3(
-    base: Policy, task: Task, demos: Dataset, config: ResidualTD3Config, device: torch.device,
-    run: RunDir | None, say: Say | None,
+def off_policy(agent_cls: Callable[..., Any]) -> Runner:
+    """A runner that builds `agent_cls` and drives it with the shared off-policy loop."""
+
+    def run(
+        base: Policy, task: Task, demos: Dataset, config: OffPolicyConfig, device: torch.device,
+        run_dir: RunDir | None, say: Say | None,
+    ) -> FinetuneResult:  # fmt: skip
+        torch.manual_seed(config.seed)
+        normalizer = demos.normalizer()
+        agent = agent_cls(config, base.obs_dim, base.act_dim, normalizer, device)
+        return run_off_policy(agent, task, base, demos.episodes, normalizer, config, run=run_dir, say=say)
+
+    return run
+
+
+def _filtered_bc(
+    base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, device: torch.device,
+    run_dir: RunDir | None, say: Say | None,
 ) -> FinetuneResult:  # fmt: skip
-    torch.manual_seed(config.seed)
-    normalizer = demos.normalizer()
-    agent = ResidualTD3(config, base.obs_dim, base.act_dim, normalizer, device)
-    return run_off_policy(agent, task, base, demos.episodes, normalizer, config, run=run, say=say)
+    return run_filtered_bc(base, task, demos, config, run_dir, say)
 
 
 METHODS: dict[str, Method] = {
-    "residual-td3": Method(
-        "residual-td3",
-        "ResFiT: TD3 learns a bounded residual on top of the frozen base policy (half-demo batches, n-step, REDQ)",
-        ResidualTD3Config,
-        _run_residual_td3,
-    ),
+    method.name: method
+    for method in (
+        Method(
+            "residual-td3",
+            "ResFiT: TD3 learns a bounded residual on top of the frozen base policy (half-demo batches, n-step, REDQ)",
+            ResidualTD3Config,
+            off_policy(ResidualTD3),
+        ),
+        Method(
+            "rlpd",
+            "baseline: SAC from scratch with half-demo batches and a 10-head LayerNorm critic (the base is not used)",
+            RLPDConfig,
+            off_policy(RLPD),
+        ),
+        Method(
+            "ibrl",
+            "baseline: the frozen base and a TD3 actor both propose; the higher-Q action is executed and bootstrapped",
+            IBRLConfig,
+            off_policy(IBRL),
+        ),
+        Method(
+            "filtered-bc",
+            "baseline: roll out, keep the successes, retrain BC on demos + successes, repeat",
+            FilteredBCConfig,
+            _filtered_bc,
+        ),
+    )
 }

@@ -24,54 +24,23 @@ import numpy as np
 import torch
 
 from honing.data.normalization import Normalizer
-from honing.errors import ConfigError
-from honing.finetune.common import OffPolicyConfig
-from honing.finetune.networks import CriticEnsemble
+from honing.finetune.common import TD3Config
+from honing.finetune.updates import adam, frozen, polyak, random_heads
 from honing.policies.base import Policy
+from honing.policies.ensemble import CriticEnsemble
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 
 
 @dataclass
-class ResidualTD3Config(OffPolicyConfig):
+class ResidualTD3Config(TD3Config):
     """Residual TD3 (ResFiT, Ankile et al. 2025) on a frozen base policy."""
 
     actor: ResidualActorConfig = field(default_factory=ResidualActorConfig)
     """Residual actor architecture and ``action_scale``."""
-    actor_lr: float = 1e-4
-    """Actor learning rate (Adam); a slow actor protects the base early on."""
-    actor_delay: int = 2
-    """Critic updates per actor update (TD3 delay; 2-4)."""
-    critic_warmup: int = 10_000
-    """Critic-only updates before the actor first moves: a residual trained on an untrained critic
-    destroys a good base (measured: 500-1 000 warm-up steps collapsed pick-place to 0%)."""
-    explore_noise: float = 0.1
-    """Std of the Gaussian exploration noise on the residual."""
-    target_noise: float = 0.2
-    """Std of the target policy smoothing noise."""
-    target_noise_clip: float = 0.3
-    """Clip of the target policy smoothing noise."""
 
     def validate(self) -> None:
         super().validate()
         self.actor.validate()
-        if self.actor_delay <= 0:
-            raise ConfigError(f"actor_delay must be positive, got {self.actor_delay}")
-        if self.critic_warmup < 0:
-            raise ConfigError(f"critic_warmup must be >= 0, got {self.critic_warmup}")
-        for name in ("explore_noise", "target_noise", "target_noise_clip", "actor_lr"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-def adam(params: Any, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (measured ~10% faster updates on CPU than the default)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
-
-
-def polyak(target: list[torch.Tensor], source: list[torch.Tensor], tau: float) -> None:
-    """target <- (1 - tau) target + tau source, one fused call for the whole parameter list."""
-    with torch.no_grad():
-        torch._foreach_lerp_(target, source, tau)
 
 
 class ResidualTD3:
@@ -96,6 +65,7 @@ class ResidualTD3:
         self.noise_rng = np.random.default_rng(config.seed + 1)
         self.critic_updates = 0
         self.actor_updates = 0
+        self.uses_base = True
 
     def honed_policy(self, base: Policy) -> ResidualPolicy:
         """The current deterministic honed policy (shares the actor's weights)."""
@@ -118,8 +88,7 @@ class ResidualTD3:
             noise = noise.clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
             next_action = (batch["next_base_action"] + residual + noise).clamp(-1.0, 1.0)
             q_next = self.critic_target(batch["next_obs"], next_action)
-            heads = torch.randperm(cfg.num_critics, generator=self.generator)[: cfg.num_target_critics]
-            q_min = q_next[heads.to(self.device)].min(dim=0).values
+            q_min = q_next[random_heads(cfg, self.generator, self.device)].min(dim=0).values
             return batch["reward"] + batch["discount"] * q_min
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -137,11 +106,8 @@ class ResidualTD3:
         if self.critic_updates > cfg.critic_warmup and self.critic_updates % cfg.actor_delay == 0:
             residual = self.actor(batch["obs"], batch["base_action"])
             action = (batch["base_action"] + residual).clamp(-1.0, 1.0)
-            for param in self.critic_params:  # no critic gradients from the actor loss
-                param.requires_grad_(False)
-            actor_loss = -self.critic(batch["obs"], action).mean()
-            for param in self.critic_params:
-                param.requires_grad_(True)
+            with frozen(self.critic_params):
+                actor_loss = -self.critic(batch["obs"], action).mean()
             self.actor_optim.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_optim.step()

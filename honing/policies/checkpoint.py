@@ -1,7 +1,7 @@
 """Policy checkpoints: ``config.json`` + ``model.safetensors``, never pickle.
 
-Loading a checkpoint therefore never executes code from the file. A honed (residual) policy
-nests its frozen base under ``base/``, so one directory is a complete, deployable policy. The
+Loading a checkpoint therefore never executes code from the file. A policy built on a frozen
+base (residual, IBRL) nests that base under ``base/``, so one directory is a complete, deployable policy. The
 directory is written atomically (built under a temporary name, then renamed), and loading
 validates the format, the honing version's major number, tensor names and shapes, and that every
 value is finite.
@@ -23,8 +23,10 @@ from honing.config import from_dict, to_dict
 from honing.data.normalization import Normalizer
 from honing.device import resolve_device
 from honing.errors import CheckpointError, HoningError
+from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
+from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 from honing.runs.atomic import atomic_directory
 
@@ -41,7 +43,14 @@ def _contents(policy: Policy | nn.Module) -> tuple[nn.Module, dict[str, Any], Po
         return network, {"policy_type": "bc", "policy": to_dict(network.config)}, None
     if isinstance(policy, ResidualPolicy):
         return policy.actor, {"policy_type": "residual", "actor": to_dict(policy.actor.config)}, policy.base
-    raise CheckpointError(f"cannot save a {type(policy).__name__}: honing saves BC and residual policies")
+    if isinstance(policy, ActorPolicy):
+        return policy.actor, {"policy_type": "actor", "actor": to_dict(policy.actor.config)}, None
+    if isinstance(policy, IBRLPolicy):
+        networks = policy.networks
+        entries = {"policy_type": "ibrl", "actor": to_dict(networks.actor.config),
+                   "critic": to_dict(networks.critic_config)}  # fmt: skip
+        return networks, entries, policy.base
+    raise CheckpointError(f"cannot save a {type(policy).__name__}: honing saves BC, residual, actor and IBRL policies")
 
 
 def _write_into(directory: Path, policy: Policy | nn.Module, extra: dict[str, Any] | None) -> None:
@@ -133,6 +142,12 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
             network: nn.Module = BCNetwork(from_dict(PolicyConfig, config["policy"]), obs_dim, act_dim, placeholder)
         elif kind == "residual":
             network = ResidualActor(from_dict(ResidualActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
+        elif kind == "actor":
+            network = Actor(from_dict(ActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
+        elif kind == "ibrl":
+            actor_config = from_dict(ActorConfig, config["actor"])
+            critic_config = from_dict(CriticConfig, config["critic"])
+            network = IBRLNetworks(actor_config, critic_config, obs_dim, act_dim, placeholder)
         else:
             raise CheckpointError(f"checkpoint {directory} holds an unknown policy type {kind!r}")
     except (KeyError, TypeError, ValueError) as exc:
@@ -145,9 +160,13 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
     network.to(device)
     if isinstance(network, BCNetwork):
         return BCPolicy(network, device)
+    if isinstance(network, Actor):
+        return ActorPolicy(network, device)
     base = load_policy(directory / BASE_SUBDIR, device=str(device))
     if (base.obs_dim, base.act_dim) != (obs_dim, act_dim):
-        raise CheckpointError(f"checkpoint {directory}: its base policy has other dims than the residual")
+        raise CheckpointError(f"checkpoint {directory}: its base policy has other dims than the policy on top")
+    if isinstance(network, IBRLNetworks):
+        return IBRLPolicy(base, network, device)
     assert isinstance(network, ResidualActor)
     return ResidualPolicy(base, network, device)
 

@@ -1,4 +1,4 @@
-"""Critic ensemble computed in one batched pass: one ``baddbmm`` per layer for all heads.
+"""Q-ensemble computed in one batched pass: one ``baddbmm`` per layer for all heads.
 
 An ensemble of E LayerNorm MLPs stored as stacked weights (E, in, out). Looping over heads in
 Python would launch E times as many small kernels; stacking keeps the cost of a 10-head ensemble

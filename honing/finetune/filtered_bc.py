@@ -1,0 +1,100 @@
+"""Filtered BC (baseline): roll out, keep the successes, retrain BC on demos + successes, repeat.
+
+The simplest way to use a success signal, and the bar any RL fine-tuning must clear. Each round
+spends ``round_steps`` env steps rolling out the current policy (with optional Gaussian action
+noise for diversity), keeps the successful episodes, and retrains a BC policy of the base's
+architecture from scratch on the demos plus every success so far, with the spine's early
+stopping. A round without a new success keeps the current policy. The env-step budget is exact:
+an episode still running when it is spent is cut and, having not succeeded, dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from honing import seeding
+from honing.data.dataset import Dataset
+from honing.data.demos import rollout
+from honing.data.episodes import Episode
+from honing.errors import HoningError
+from honing.finetune.common import FinetuneConfig, require
+from honing.finetune.tracker import FinetuneResult, RunTracker, Say
+from honing.policies.base import Policy
+from honing.policies.bc import BCConfig, train_bc
+from honing.policies.bc_policy import BCPolicy
+from honing.runs.rundir import RunDir
+from honing.tasks import Task
+
+
+@dataclass
+class FilteredBCConfig(FinetuneConfig):
+    """Rounds of rollouts, success filtering and BC retraining."""
+
+    bc: BCConfig = field(default_factory=BCConfig)
+    """How each round's BC policy is trained (its architecture is taken from the base)."""
+    round_steps: int = 5_000
+    """Env steps of rollouts per round (one retraining per round)."""
+    rollout_noise: float = 0.1
+    """Std of the Gaussian noise added to rollout actions (0 rolls out the policy as is)."""
+
+    def validate(self) -> None:
+        super().validate()
+        self.bc.validate()
+        require(self, ("round_steps",), positive=True)
+        require(self, ("rollout_noise",), positive=False)
+
+
+def run_filtered_bc(
+    base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, run: RunDir | None, say: Say | None
+) -> FinetuneResult:
+    if not isinstance(base, BCPolicy):
+        raise HoningError(
+            f"filtered-bc retrains a BC policy from scratch, but the base is a {type(base).__name__}; "
+            "give it a base written by 'honing bc'"
+        )
+    tracker = RunTracker(task, base, config, run, say)
+    rng = seeding.rng(config.seed, "train")
+    noise_rng = seeding.rng(config.seed, "noise")
+    bc_config = copy.deepcopy(config.bc)
+    bc_config.policy = copy.deepcopy(base.network.config)
+    bc_config.device = config.device
+    current: BCPolicy = base
+    kept: list[Episode] = []
+    steps = updates = rounds = 0
+
+    def honed(_: Policy) -> Policy:
+        return current
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return current.act(obs[None])[0]
+
+    tracker.record(honed, 0, 0)
+    next_eval = config.eval_every
+    while steps < config.steps:
+        round_end = min(steps + config.round_steps, config.steps)
+        new, attempts = 0, 0
+        while steps < round_end:
+            current.reset()
+            seed = int(rng.integers(2**31))
+            episode = rollout(task, act, seed, config.rollout_noise, noise_rng, max_steps=round_end - steps)
+            steps += len(episode)
+            attempts += 1
+            if episode.success:
+                kept.append(episode)
+                new += 1
+        rounds += 1
+        if new:
+            bc_config.seed = config.seed + rounds
+            dataset = Dataset(list(demos.episodes) + kept, metadata={"honing_task": task.id})
+            result = train_bc(dataset, bc_config)
+            current, updates = result.policy, updates + result.steps_run
+        tracker.log(kind="train", env_steps=steps, updates=updates, round=rounds, round_successes=new,
+                    round_episodes=attempts, train_success=new / attempts, kept_episodes=len(kept))  # fmt: skip
+        tracker.say(f"  round {rounds}: {new}/{attempts} rollouts succeeded; BC on {len(demos.episodes) + len(kept)}")
+        if steps >= next_eval or steps == config.steps:
+            tracker.record(honed, steps, updates)
+            next_eval = (steps // config.eval_every + 1) * config.eval_every
+    return tracker.finish(honed)

@@ -1,0 +1,103 @@
+"""A from-scratch RL actor (no base policy): tanh-squashed, deterministic or Gaussian.
+
+Used by the baselines that learn a whole policy rather than a residual: SAC in RLPD (Gaussian:
+mean and log-std heads, actions ``tanh(mean + std * eps)``) and the RL half of IBRL (deterministic:
+``tanh(mean)``). Observations are normalised with the demo statistics kept as buffers, so a saved
+actor is a complete policy. At evaluation the actor is deterministic: ``tanh(mean)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from honing.data.normalization import STAT_NAMES, Normalizer
+from honing.errors import ConfigError
+from honing.policies.networks import mlp
+
+
+@dataclass
+class ActorConfig:
+    """Architecture of a from-scratch actor."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Widths of the LayerNorm MLP."""
+    gaussian: bool = True
+    """Gaussian (SAC) or deterministic (TD3) actor."""
+    log_std_min: float = -5.0
+    """Lower bound of the Gaussian log-std (keeps the entropy finite)."""
+    log_std_max: float = 2.0
+    """Upper bound of the Gaussian log-std."""
+
+    def validate(self) -> None:
+        if not self.hidden_dims or min(self.hidden_dims) <= 0:
+            raise ConfigError(f"actor.hidden_dims must be positive widths, got {self.hidden_dims}")
+        if self.log_std_min >= self.log_std_max:
+            raise ConfigError(f"actor.log_std_min must be below log_std_max, got {self.log_std_min}")
+
+
+class Actor(nn.Module):
+    """Normalised observation -> action in [-1, 1] (and, when Gaussian, its log-probability)."""
+
+    def __init__(self, config: ActorConfig, obs_dim: int, act_dim: int, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
+        outputs = 2 * act_dim if config.gaussian else act_dim
+        self.body = mlp(obs_dim, outputs, config.hidden_dims, layer_norm=True)
+        for name, value in normalizer.to_arrays().items():
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+
+    def normalizer(self) -> Normalizer:
+        return Normalizer.from_arrays({k: getattr(self, k).cpu().numpy() for k in STAT_NAMES})
+
+    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def _heads(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = self.body(norm_obs)
+        if not self.config.gaussian:
+            return out, None
+        mean, log_std = out.chunk(2, dim=-1)
+        low, high = self.config.log_std_min, self.config.log_std_max
+        return mean, low + 0.5 * (high - low) * (torch.tanh(log_std) + 1.0)
+
+    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action ``tanh(mean)``."""
+        return torch.tanh(self._heads(norm_obs)[0])
+
+    def sample(
+        self, norm_obs: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample of the squashed Gaussian and its log-probability (per row)."""
+        mean, log_std = self._heads(norm_obs)
+        if log_std is None:
+            raise ConfigError("sample() needs a Gaussian actor (actor.gaussian = true)")
+        eps = torch.randn(mean.shape, generator=generator).to(mean.device)
+        pre = mean + log_std.exp() * eps
+        action = torch.tanh(pre)
+        # log N(pre; mean, std) minus log|d tanh/d pre|, the latter in a numerically stable form
+        log_prob = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2.0 * (math.log(2.0) - pre - nn.functional.softplus(-2.0 * pre))).sum(-1)
+        return action, log_prob
+
+
+class ActorPolicy:
+    """A from-scratch actor behind the Policy protocol (deterministic; no base, no queue)."""
+
+    def __init__(self, actor: Actor, device: torch.device | None = None) -> None:
+        self.actor = actor.eval()
+        self.device = device or next(actor.parameters()).device
+        self.obs_dim, self.act_dim = actor.obs_dim, actor.act_dim
+
+    def reset(self, env_ids: Sequence[int] | None = None) -> None:
+        """Stateless: nothing to forget between episodes."""
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        obs_t = torch.as_tensor(np.atleast_2d(np.asarray(obs, dtype=np.float32)), device=self.device)
+        return self.actor(self.actor.normalize_obs(obs_t)).cpu().numpy().astype(np.float32)

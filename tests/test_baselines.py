@@ -1,0 +1,155 @@
+"""The baselines: RLPD (SAC from scratch), IBRL (BC + RL proposals) and filtered BC."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.distributions import Normal, TransformedDistribution
+from torch.distributions.transforms import TanhTransform
+
+from honing.data import Normalizer
+from honing.errors import ConfigError, HoningError
+from honing.finetune import METHODS, FilteredBCConfig, IBRLConfig, RLPDConfig, finetune, method_config
+from honing.finetune.ibrl import IBRL
+from honing.finetune.rlpd import RLPD
+from honing.policies import Actor, ActorConfig, ActorPolicy, IBRLPolicy, load_policy, save_policy
+from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks
+from tests.test_policies import make_policy
+
+CPU = torch.device("cpu")
+
+
+class ActionSum(nn.Module):
+    """A fake critic ensemble: every head says Q(s, a) = sum(a)."""
+
+    def __init__(self, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, norm_obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return action.sum(-1).expand(self.heads, -1)
+
+
+def test_gaussian_actor_log_prob_matches_torch_distributions() -> None:
+    torch.manual_seed(0)
+    actor = Actor(ActorConfig(hidden_dims=(16,)), 3, 2, Normalizer.identity(3, 2))
+    obs = torch.randn(5, 3)
+    action, log_prob = actor.sample(obs, torch.Generator().manual_seed(1))
+    mean, log_std = actor._heads(obs)
+    assert log_std is not None
+    dist = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()])
+    expected = dist.log_prob(action.clamp(-1 + 1e-6, 1 - 1e-6)).sum(-1)
+    torch.testing.assert_close(log_prob, expected, atol=1e-3, rtol=1e-4)
+    assert (action.abs() < 1).all()
+    torch.testing.assert_close(actor(obs), torch.tanh(mean))  # deterministic action = tanh(mean)
+
+
+def test_rlpd_target_is_soft_and_stops_only_at_termination() -> None:
+    config = RLPDConfig(critic_hidden_dims=(8,), actor=ActorConfig(hidden_dims=(8,)), num_critics=3)
+    agent = RLPD(config, 3, 2, Normalizer.identity(3, 2), CPU)
+    agent.critic_target = ActionSum(3)  # type: ignore[assignment]
+    batch = {"next_obs": torch.randn(4, 3), "reward": torch.tensor([1.0, 0.0, 0.5, 0.0]),
+             "discount": torch.tensor([0.0, 0.0, 0.9, 0.81])}  # fmt: skip
+    alpha = torch.tensor(0.5)
+    agent.generator.manual_seed(7)
+    target = agent._target(batch, alpha)
+    agent.generator.manual_seed(7)
+    action, log_prob = agent.actor.sample(batch["next_obs"], agent.generator)
+    soft_q = action.sum(-1) - alpha * log_prob
+    torch.testing.assert_close(target, batch["reward"] + batch["discount"] * soft_q)
+    assert target[0] == 1.0 and target[1] == 0.0  # terminated: no bootstrap at all
+
+
+def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:
+    config = IBRLConfig(critic_hidden_dims=(8,), actor=ActorConfig(hidden_dims=(8,), gaussian=False), target_noise=0.0)
+    agent = IBRL(config, 3, 2, Normalizer.identity(3, 2), CPU)
+    agent.critic_target = ActionSum(2)  # type: ignore[assignment]
+    next_obs = torch.randn(4, 3)
+    rl = agent.actor_target(next_obs)
+    next_base = torch.stack([rl[0] + 1, rl[1] - 1, rl[2] + 0.5, rl[3] - 0.5]).clamp(-1, 1)
+    batch = {"next_obs": next_obs, "next_base_action": next_base, "reward": torch.zeros(4),
+             "discount": torch.full((4,), 0.9)}  # fmt: skip
+    target, rl_wins = agent._target(batch)
+    best = torch.maximum(rl.sum(-1), next_base.sum(-1))
+    torch.testing.assert_close(target, 0.9 * best)
+    torch.testing.assert_close(rl_wins, (rl.sum(-1) > next_base.sum(-1)).float())
+
+    networks = agent.networks
+    networks.critic = ActionSum(2)  # type: ignore[assignment]
+    obs = torch.randn(3, 3)
+    base_action = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [0.0, 0.0]])
+    rl_action = torch.zeros(3, 2)
+    chosen = networks.choose(obs, base_action, rl_action)
+    torch.testing.assert_close(chosen, torch.tensor([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]))  # ties keep the base
+
+
+def test_actor_and_ibrl_policies_round_trip_through_checkpoints(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    normalizer = Normalizer.identity(6, 2)
+    obs = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    actor = ActorPolicy(Actor(ActorConfig(hidden_dims=(16, 16)), 6, 2, normalizer))
+    loaded = load_policy(save_policy(actor, tmp_path / "actor"))
+    assert isinstance(loaded, ActorPolicy)
+    np.testing.assert_allclose(loaded.act(obs), actor.act(obs), atol=1e-6)
+
+    networks = IBRLNetworks(ActorConfig(hidden_dims=(16,), gaussian=False), CriticConfig((16,), 3), 6, 2, normalizer)
+    ibrl = IBRLPolicy(make_policy(obs_dim=6), networks)
+    loaded_ibrl = load_policy(save_policy(ibrl, tmp_path / "ibrl"))
+    assert isinstance(loaded_ibrl, IBRLPolicy)
+    np.testing.assert_allclose(loaded_ibrl.act(obs), ibrl.act(obs), atol=1e-6)
+    assert (tmp_path / "ibrl" / "base" / "model.safetensors").is_file()
+
+
+def test_baseline_configs_reject_the_wrong_actor() -> None:
+    with pytest.raises(ConfigError, match="Gaussian actor"):
+        RLPDConfig(actor=ActorConfig(gaussian=False)).validate()
+    with pytest.raises(ConfigError, match=r"actor\.gaussian = false"):
+        IBRLConfig(actor=ActorConfig(gaussian=True)).validate()
+    with pytest.raises(ConfigError, match="round_steps must be positive"):
+        FilteredBCConfig(round_steps=0).validate()
+    assert set(METHODS) >= {"residual-td3", "rlpd", "ibrl", "filtered-bc"}
+
+
+def test_filtered_bc_needs_a_bc_base(weak_base: tuple[Path, Path], tmp_path: Path) -> None:
+    _, demos = weak_base
+    honed = load_policy(save_policy(ActorPolicy(Actor(ActorConfig(), 6, 2, Normalizer.identity(6, 2))), tmp_path / "a"))
+    with pytest.raises(HoningError, match="filtered-bc retrains a BC policy"):
+        finetune(honed, "toy/reach", demos, method="filtered-bc", config=FilteredBCConfig(steps=10))
+
+
+def test_filtered_bc_spends_the_exact_budget_and_keeps_only_successes(
+    weak_base: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base_dir, demos = weak_base
+    values = {"steps": 1500, "round_steps": 600, "eval_every": 600, "eval_episodes": 10, "final_eval_episodes": 20,
+              "bc": {"steps": 300}, "device": "cpu"}  # fmt: skip
+    config = method_config("filtered-bc", values)
+    result = finetune(base_dir, "toy/reach", demos, method="filtered-bc", config=config, out=tmp_path / "run")
+    assert [p.env_steps for p in result.curve] == [0, 600, 1200, 1500]
+    rounds = [m for m in _metrics(tmp_path / "run") if m["kind"] == "train"]
+    assert [m["env_steps"] for m in rounds] == [600, 1200, 1500]
+    assert all(0 <= m["round_successes"] <= m["round_episodes"] for m in rounds)
+    assert rounds[-1]["kept_episodes"] == sum(m["round_successes"] for m in rounds)
+    assert load_policy(tmp_path / "run" / "checkpoints" / "last").act(np.zeros((1, 6), np.float32)).shape == (1, 2)
+
+
+def _metrics(run: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_rlpd_learns_without_the_base(weak_base: tuple[Path, Path], tmp_path: Path) -> None:
+    """RLPD never calls the base: its demo and online base actions are zeros, its policy has no base."""
+    base_dir, demos = weak_base
+    config = method_config("rlpd", {"steps": 600, "learning_starts": 300, "batch_size": 32, "num_critics": 2,
+                                    "critic_hidden_dims": [16], "actor": {"hidden_dims": [16]}, "eval_every": 300,
+                                    "eval_episodes": 5, "final_eval_episodes": 5, "device": "cpu"})  # fmt: skip
+    result = finetune(base_dir, "toy/reach", demos, method="rlpd", config=config)
+    assert isinstance(result.policy, ActorPolicy)
+    assert math.isfinite(result.honed_eval.success_rate)
