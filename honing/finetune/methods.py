@@ -64,7 +64,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "rlpd",
-            "baseline: SAC from scratch with half-demo batches and a 10-head LayerNorm critic (the base is not used)",
+            "baseline (RLPD): SAC from scratch, half-demo batches, LayerNorm critic ensemble; the base is not used",
             RLPDConfig,
             off_policy(RLPD),
         ),

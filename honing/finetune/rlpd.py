@@ -4,6 +4,9 @@ After *Efficient Online Reinforcement Learning with Offline Data* (Ball et al., 
 agent whose every batch is half demos, half online data (symmetric sampling), with a LayerNorm
 critic ensemble and REDQ-style targets (min over a random subset of heads). The BC base is not
 used to act or to learn; it only serves as the reference in the final base-vs-honed evaluation.
+The ensemble defaults to the one every method shares (2 heads, ``num_critics``); RLPD's own 10
+heads and UTD 20 are one ``--set`` away but cost far more per update on a CPU core (measured,
+2x256, batch 256, one thread: 10 heads 92 ms, 2 heads 27 ms).
 
     critic:  Σ_e (Q_e(s, a) - y)^2,  y = R^(n) + γ^k (1 - done) · (min_{e ∈ E'} Q'_e(s', a') - α log π(a'|s')),
              a' ~ π(s')
@@ -37,8 +40,6 @@ class RLPDConfig(OffPolicyConfig):
 
     actor: ActorConfig = field(default_factory=ActorConfig)
     """Gaussian actor architecture."""
-    num_critics: int = 10
-    """Critic ensemble size (RLPD uses 10, with a min over 2 random heads for targets)."""
     learning_starts: int = 5_000
     """Env steps of uniformly random actions before any update (there is no base to act)."""
     actor_lr: float = 3e-4
