@@ -127,8 +127,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         for name, method in METHODS.items():
             print(f"{name:<{width}}  {method.description}")
         return 0
+    if args.resume is not None:
+        return _resume_finetune(args)
     if args.base_dir is None or args.out is None:
-        raise HoningError("finetune needs BASE_DIR and --out (or --list-methods)")
+        raise HoningError("finetune needs BASE_DIR and --out (or --list-methods, or --resume RUN_DIR)")
     spec = get_method(args.method)
     recorded = read_policy_config(args.base_dir)
     task = args.task or recorded.get("task_id")
@@ -145,6 +147,30 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     print(f"base : {result.base_eval.describe()}")
     print(f"honed: {result.honed_eval.describe()}")
     print(f"{config.steps} env steps in {result.wall_clock_s:.0f} s -> {Path(args.out) / 'checkpoints'}")
+    return 0
+
+
+def _resume_finetune(args: argparse.Namespace) -> int:
+    from honing.finetune import finetune
+    from honing.finetune.api import BASE_COPY, read_run_record
+
+    changed = [name for name in ("base_dir", "task", "demos", "steps", "out", "seed", "device", "config", "set")
+               if getattr(args, name, None) is not None]  # fmt: skip
+    if changed:
+        raise HoningError(f"--resume continues a run exactly as it was configured; drop {', '.join(changed)}")
+    record = read_run_record(args.resume)
+    base = Path(args.resume) / BASE_COPY
+    if not base.is_dir():
+        if record.get("base") is None:
+            raise HoningError(f"{args.resume} keeps no copy of its base policy; resume it from Python with the base")
+        base = Path(record["base"])
+    if record.get("demos") is None:
+        raise HoningError(f"{args.resume} was started from in-memory demos; resume it from Python with the dataset")
+    say = None if args.quiet else functools.partial(print, flush=True)
+    result = finetune(base, record["task"], record["demos"], method=record["method"], out=args.resume, say=say,
+                      resume=True)  # fmt: skip
+    print(f"base : {result.base_eval.describe()}")
+    print(f"honed: {result.honed_eval.describe()}")
     return 0
 
 
@@ -255,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demos", default=None, help="demonstration dataset (default: the one the base was trained on)")
     p.add_argument("--steps", type=_positive_int, default=None, help="environment steps (default 100000)")
     p.add_argument("--out", default=None, help="run directory to write")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue a killed run from its newest snapshot, with its recorded config")  # fmt: skip
     _add_run_options(p, "the method's config fields", "--set utd=2 --set actor.action_scale=0.1", "evaluations")
     p.set_defaults(func=cmd_finetune)
 

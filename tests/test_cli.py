@@ -91,6 +91,12 @@ def test_demos_bc_eval_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
         (["bc", "{tmp}/reach", "--out", "{tmp}/r", "--set", "lrr=1"], "unknown config key 'lrr'"),
         (["eval", "{tmp}/nothing"], "policy path '{tmp}/nothing' does not exist"),
         (["demos", "adroit/door", "--out", "{tmp}/d"], "has no scripted expert"),
+        (["finetune", "--resume", "{tmp}/reach"], "is not a fine-tuning run directory"),
+        (
+            ["finetune", "--resume", "{tmp}/r", "--steps", "5"],
+            "continues a run exactly as it was configured; drop steps",
+        ),
+        (["finetune", "{tmp}/reach"], "finetune needs BASE_DIR and --out"),
     ],
 )
 def test_bad_input_gets_one_line_error(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
 from honing.config import from_dict, to_dict
 from honing.data.dataset import Dataset, check_dataset_task, load_dataset
 from honing.device import resolve_device
-from honing.errors import HoningError, close_matches
+from honing.errors import CheckpointError, HoningError, close_matches
 from honing.finetune.methods import METHODS
 from honing.finetune.tracker import FinetuneResult, Say
 from honing.policies.base import Policy
-from honing.policies.checkpoint import load_policy, resolve_policy_dir
+from honing.policies.checkpoint import load_policy, resolve_policy_dir, save_policy
 from honing.runs.rundir import RunDir
 from honing.tasks import get_task
 
@@ -39,13 +41,18 @@ def finetune(
     out: str | Path | None = None,
     overwrite: bool = False,
     say: Say | None = None,
+    resume: bool = False,
 ) -> FinetuneResult:
     """Fine-tune `base` on `task` with `method`, using `demos` for the demo half of every batch.
 
-    With `out`, a run directory is written: config.yaml, metrics.jsonl, checkpoints/best and
-    checkpoints/last (complete honed policies, base included) and eval/ (final base vs honed).
+    With `out`, a run directory is written: config.yaml, finetune.json, metrics.jsonl, base/ (a
+    copy of the base), checkpoints/best and checkpoints/last (complete honed policies, base
+    included), state/ (training-state snapshots) and eval/ (final base vs honed). With `resume`,
+    `out` must hold such a run; it continues from its newest snapshot with its recorded config.
     """
     spec = get_method(method)
+    if resume:
+        config = _resumed_config(out, method, spec.config_cls, config)
     config = config if config is not None else spec.config_cls()
     if not isinstance(config, spec.config_cls):
         raise HoningError(f"method {method!r} needs a {spec.config_cls.__name__}, got {type(config).__name__}")
@@ -67,11 +74,43 @@ def finetune(
     if isinstance(demos, Dataset):
         check_dataset_task(demos, task, "in memory")
     else:
-        demo_source = str(demos)
+        demo_source = str(Path(demos).resolve())
         demos = load_dataset(demos, task_id=task)
     run = None
-    if out is not None:
+    if resume:
+        run = RunDir.open(out)  # type: ignore[arg-type]
+    elif out is not None:
         run = RunDir.create(out, config, overwrite=overwrite)
+        with contextlib.suppress(CheckpointError):  # a scripted base has no weights to keep
+            save_policy(base, run.path / BASE_COPY)
         run.write_json("finetune.json", {"method": method, "task": task, "base": base_source, "demos": demo_source,
                                          "demo_episodes": len(demos.episodes), "config": to_dict(config)})  # fmt: skip
-    return spec.run(base, task_obj, demos, config, device, run, say)
+    return spec.run(base, task_obj, demos, config, device, run, say, resume)
+
+
+BASE_COPY = "base"
+"""Where a run directory keeps its own copy of the base policy (so resuming never needs the original)."""
+
+
+def read_run_record(run_dir: str | Path) -> dict[str, Any]:
+    """finetune.json of a fine-tuning run directory: method, task, base, demos and config."""
+    path = Path(run_dir) / "finetune.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise HoningError(f"{run_dir} is not a fine-tuning run directory (no readable finetune.json)") from None
+    if not isinstance(record, dict) or not {"method", "task", "config"} <= set(record):
+        raise HoningError(f"{path} is incomplete; it was not written by 'honing finetune'")
+    return record
+
+
+def _resumed_config(out: str | Path | None, method: str, config_cls: type, given: Any) -> Any:
+    if out is None:
+        raise HoningError("resume needs the run directory to continue (out=...)")
+    record = read_run_record(out)
+    if record["method"] != method:
+        raise HoningError(f"{out} is a {record['method']!r} run; resume it with method {record['method']!r}")
+    recorded = from_dict(config_cls, record["config"])
+    if given is not None and to_dict(given) != to_dict(recorded):
+        raise HoningError(f"a resumed run keeps the config it started with; drop the config changes for {out}")
+    return recorded

@@ -68,10 +68,12 @@ class OffPolicyConfig(FinetuneConfig):
     """Critic learning rate (Adam)."""
     tau: float = 0.005
     """Polyak rate of the target networks."""
+    snapshot_every: int = 5_000
+    """Env steps between training-state snapshots (what ``--resume`` continues from)."""
 
     def validate(self) -> None:
         super().validate()
-        require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics"), positive=True)
+        require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics", "snapshot_every"), positive=True)
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
         if not 0.0 <= self.demo_fraction < 1.0:

@@ -50,6 +50,9 @@ class IBRLConfig(TD3Config):
 class IBRL:
     """The learner: RL actor and critic ensemble (as one IBRLNetworks), their targets, optimisers."""
 
+    snapshot_modules = ("networks", "actor_target", "critic_target")
+    snapshot_optimizers = ("actor_optim", "critic_optim")
+
     def __init__(
         self, config: IBRLConfig, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:

@@ -5,6 +5,11 @@ One environment, stepped in lockstep with the learner (deterministic for a seed 
 built on the base, uniform random actions for methods that learn from scratch), then every env
 step is followed by ``utd`` updates on half-demo, half-online batches. Evaluation, checkpoints and
 the final comparison are the :class:`~honing.finetune.tracker.RunTracker`'s.
+
+Every ``snapshot_every`` env steps the whole training state is snapshotted (see
+:mod:`honing.runs.snapshot`), so a killed run resumes exactly: the episode in progress is rebuilt
+by resetting its env with the recorded seed and replaying the recorded actions (simulators are
+deterministic), which also replays the base policy's chunk queue.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +29,7 @@ from honing.finetune.common import OffPolicyConfig
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
 from honing.policies.base import Policy
+from honing.runs import snapshot as snap
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
 
@@ -35,12 +41,210 @@ class OffPolicyAgent(Protocol):
     critic_updates: int
     uses_base: bool
     """False for methods that learn from scratch: no base actions are computed or cached."""
+    snapshot_modules: tuple[str, ...]
+    """Attributes holding nn.Modules (or tensors) that a snapshot must save."""
+    snapshot_optimizers: tuple[str, ...]
+    """Attributes holding optimisers that a snapshot must save."""
 
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray: ...
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]: ...
 
     def honed_policy(self, base: Policy) -> Policy: ...
+
+
+class OffPolicyRun:
+    """The loop's state in one place, so it can be snapshotted and restored."""
+
+    def __init__(
+        self,
+        agent: OffPolicyAgent,
+        task: Task,
+        base: Policy,
+        demos: Sequence[Episode],
+        normalizer: Normalizer,
+        config: OffPolicyConfig,
+        run: RunDir | None,
+        say: Say | None,
+    ) -> None:
+        self.agent, self.task, self.base, self.normalizer, self.config, self.run = (
+            agent, task, base, normalizer, config, run,
+        )  # fmt: skip
+        self.tracker = RunTracker(task, base, config, run, say)
+        self.rng = seeding.rng(config.seed, "train")
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.act_dim = base.act_dim
+        self.zero_action = np.zeros(base.act_dim, dtype=np.float32)
+        demo_base = copy.deepcopy(base) if agent.uses_base else None
+        demo = demo_transitions(demos, demo_base, normalizer, config.n_step, config.gamma)
+        self.demo_buffer = ReplayBuffer(len(demo), base.obs_dim, base.act_dim, agent.device)
+        self.demo_buffer.add(demo)
+        self.online = ReplayBuffer(min(config.buffer_size, config.steps), base.obs_dim, base.act_dim, agent.device)
+        self.accumulator = NStepAccumulator(config.n_step, config.gamma)
+        self.tracker.say(f"demo buffer: {len(demo)} transitions from {len(demos)} episodes; "
+                         f"online capacity {self.online.capacity}")  # fmt: skip
+        self.env = task.make_env(sparse=True)
+        self.step = 0
+        self.recent_success: deque[bool] = deque(maxlen=20)
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.episode_seed = 0
+        self.episode_actions: list[np.ndarray] = []
+        self.obs = np.zeros(base.obs_dim, dtype=np.float32)
+        self.base_action = self.zero_action
+
+    def base_act(self, obs: np.ndarray) -> np.ndarray:
+        return self.base.act(obs[None])[0] if self.agent.uses_base else self.zero_action
+
+    def start_episode(self, seed: int, actions: Sequence[np.ndarray] = ()) -> None:
+        """Reset the env with `seed`, then replay `actions` (to rebuild an episode after a resume)."""
+        self.episode_seed, self.episode_actions = seed, list(actions)
+        self.obs, _ = self.env.reset(seed=seed)
+        self.base.reset()
+        self.base_action = self.base_act(self.obs)
+        for action in self.episode_actions:
+            self.obs = self.env.step(action)[0]
+            self.base_action = self.base_act(self.obs)
+
+    def choose_action(self) -> np.ndarray:
+        cfg = self.config
+        if self.step > cfg.learning_starts:
+            return self.agent.explore(self.obs, self.base_action)
+        if self.agent.uses_base:
+            noise = self.rng.uniform(-cfg.warmup_noise, cfg.warmup_noise, size=self.act_dim)
+            return np.clip(self.base_action + noise, -1.0, 1.0).astype(np.float32)
+        return self.rng.uniform(-1.0, 1.0, size=self.act_dim).astype(np.float32)
+
+    def env_step(self) -> None:
+        action = self.choose_action()
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        self.episode_actions.append(action)
+        next_base_action = self.base_act(next_obs)
+        norm = self.normalizer.normalize_obs
+        self.online.add(self.accumulator.push(norm(self.obs), action, self.base_action, reward, norm(next_obs),
+                                              next_base_action, terminated, truncated))  # fmt: skip
+        if terminated or truncated:
+            self.recent_success.append(bool(info["is_success"]))
+            self.start_episode(int(self.rng.integers(2**31)))
+        else:
+            self.obs, self.base_action = next_obs, next_base_action
+
+    def learn(self) -> None:
+        cfg = self.config
+        for _ in range(cfg.utd):
+            batch = sample_mixed(self.demo_buffer, self.online, cfg.batch_size, cfg.demo_fraction, self.generator)
+            for key, value in self.agent.update(batch).items():
+                self.sums[key] = self.sums.get(key, 0.0) + value
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def log_train(self) -> None:
+        means = {k: self.sums[k] / self.counts[k] for k in self.sums}
+        success = float(np.mean(self.recent_success)) if self.recent_success else None
+        self.tracker.log(kind="train", env_steps=self.step, updates=self.agent.critic_updates, train_success=success,
+                         steps_per_s=round(self.step / max(self.tracker.elapsed(), 1e-9), 1), **means)  # fmt: skip
+        self.sums, self.counts = {}, {}
+
+    def train(self) -> FinetuneResult:
+        cfg = self.config
+        if self.step == 0:
+            self.tracker.record(self.agent.honed_policy, 0, 0)
+            self.start_episode(int(self.rng.integers(2**31)))
+        while self.step < cfg.steps:
+            self.step += 1
+            self.env_step()
+            if self.step > cfg.learning_starts:
+                self.learn()
+            if self.step % cfg.log_every == 0:
+                self.log_train()
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                self.tracker.record(self.agent.honed_policy, self.step, self.agent.critic_updates)
+            if self.run is not None and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps):
+                self.save_snapshot()
+        self.env.close()
+        return self.tracker.finish(self.agent.honed_policy)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def save_snapshot(self) -> None:
+        assert self.run is not None
+        tensors: dict[str, torch.Tensor] = {}
+        agent: Any = self.agent
+        for name in agent.snapshot_modules:
+            value = getattr(agent, name)
+            if isinstance(value, torch.Tensor):
+                tensors[f"agent.{name}"] = value.detach()
+            else:
+                snap.pack_module(f"agent.{name}", value, tensors)
+        optimizers = {name: snap.pack_optimizer(f"optim.{name}", getattr(agent, name), tensors)
+                      for name in agent.snapshot_optimizers}  # fmt: skip
+        tensors["rng.agent"] = agent.generator.get_state()
+        tensors["rng.loop"] = self.generator.get_state()
+        size = self.online.size
+        for name, tensor in self.online.data.items():
+            if size:
+                tensors[f"online.{name}"] = tensor[:size]
+        pending = list(self.accumulator.pending)
+        for index, field in enumerate(("obs", "action", "base_action")):
+            if pending:
+                tensors[f"pending.{field}"] = torch.as_tensor(np.stack([entry[index] for entry in pending]))
+        if self.episode_actions:
+            tensors["episode.actions"] = torch.as_tensor(np.stack(self.episode_actions))
+        meta = {
+            "step": self.step,
+            "counters": {"critic_updates": agent.critic_updates, "actor_updates": getattr(agent, "actor_updates", 0)},
+            "optimizers": optimizers,
+            "agent_noise_rng": snap.pack_numpy_rng(agent.noise_rng) if hasattr(agent, "noise_rng") else None,
+            "loop_rng": snap.pack_numpy_rng(self.rng),
+            "online": {"size": size, "position": self.online.position},
+            "pending_rewards": [entry[3] for entry in pending],
+            "episode_seed": self.episode_seed,
+            "recent_success": list(self.recent_success),
+            "sums": self.sums,
+            "counts": self.counts,
+            "tracker": self.tracker.state(),
+            "metrics_lines": self.run.metric_lines(),
+        }
+        snap.save_snapshot(self.run.path / "state", self.step, tensors, meta)
+
+    def restore(self, snapshot: snap.Snapshot) -> None:
+        """Continue from `snapshot`: every counter, buffer, RNG and network as it was."""
+        tensors, meta = snapshot.tensors, snapshot.meta
+        agent: Any = self.agent
+        for name in agent.snapshot_modules:
+            value = getattr(agent, name)
+            if isinstance(value, torch.Tensor):
+                with torch.no_grad():
+                    value.copy_(tensors[f"agent.{name}"])
+            else:
+                snap.unpack_module(f"agent.{name}", value, tensors)
+        for name, optimizer_meta in meta["optimizers"].items():
+            snap.unpack_optimizer(f"optim.{name}", getattr(agent, name), optimizer_meta, tensors)
+        agent.generator.set_state(tensors["rng.agent"])
+        self.generator.set_state(tensors["rng.loop"])
+        agent.critic_updates = meta["counters"]["critic_updates"]
+        agent.actor_updates = meta["counters"]["actor_updates"]
+        if meta["agent_noise_rng"] is not None:
+            snap.unpack_numpy_rng(agent.noise_rng, meta["agent_noise_rng"])
+        snap.unpack_numpy_rng(self.rng, meta["loop_rng"])
+        size = meta["online"]["size"]
+        for name, tensor in self.online.data.items():
+            if size:
+                tensor[:size] = tensors[f"online.{name}"].to(tensor.device)
+        self.online.size, self.online.position = size, meta["online"]["position"]
+        self.accumulator.pending.clear()
+        for index, reward in enumerate(meta["pending_rewards"]):
+            self.accumulator.pending.append((tensors["pending.obs"][index].numpy(),
+                                             tensors["pending.action"][index].numpy(),
+                                             tensors["pending.base_action"][index].numpy(), float(reward)))  # fmt: skip
+        actions = tensors["episode.actions"].numpy() if "episode.actions" in tensors else []
+        self.start_episode(int(meta["episode_seed"]), list(actions))
+        self.step = int(meta["step"])
+        self.recent_success = deque(meta["recent_success"], maxlen=20)
+        self.sums, self.counts = meta["sums"], meta["counts"]
+        self.tracker.restore(meta["tracker"])
+        if self.run is not None:
+            self.run.truncate_metrics(int(meta["metrics_lines"]), elapsed=self.tracker.elapsed())
+        self.tracker.say(f"resumed from {snapshot.path} (env step {self.step})")
 
 
 def run_off_policy(
@@ -52,69 +256,14 @@ def run_off_policy(
     config: OffPolicyConfig,
     run: RunDir | None = None,
     say: Say | None = None,
+    resume: bool = False,
 ) -> FinetuneResult:
-    tracker = RunTracker(task, base, config, run, say)
-    rng = seeding.rng(config.seed, "train")
-    generator = torch.Generator().manual_seed(config.seed)
-    obs_dim, act_dim = base.obs_dim, base.act_dim
-    train_device = agent.device
-    zero_action = np.zeros(act_dim, dtype=np.float32)
-
-    def base_act(obs: np.ndarray) -> np.ndarray:
-        return base.act(obs[None])[0] if agent.uses_base else zero_action
-
-    demo_base = copy.deepcopy(base) if agent.uses_base else None
-    demo = demo_transitions(demos, demo_base, normalizer, config.n_step, config.gamma)
-    demo_buffer = ReplayBuffer(len(demo), obs_dim, act_dim, train_device)
-    demo_buffer.add(demo)
-    online = ReplayBuffer(min(config.buffer_size, config.steps), obs_dim, act_dim, train_device)
-    accumulator = NStepAccumulator(config.n_step, config.gamma)
-    tracker.say(f"demo buffer: {len(demo)} transitions from {len(demos)} episodes; online capacity {online.capacity}")
-
-    tracker.record(agent.honed_policy, 0, 0)
-    env = task.make_env(sparse=True)
-    obs, _ = env.reset(seed=int(rng.integers(2**31)))
-    base.reset()
-    base_action = base_act(obs)
-    recent_success: deque[bool] = deque(maxlen=20)
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for step in range(1, config.steps + 1):
-        if step > config.learning_starts:
-            action = agent.explore(obs, base_action)
-        elif agent.uses_base:
-            noise = rng.uniform(-config.warmup_noise, config.warmup_noise, size=act_dim)
-            action = np.clip(base_action + noise, -1.0, 1.0).astype(np.float32)
-        else:
-            action = rng.uniform(-1.0, 1.0, size=act_dim).astype(np.float32)
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        next_base_action = base_act(next_obs)
-        online.add(accumulator.push(
-            normalizer.normalize_obs(obs), action, base_action, reward, normalizer.normalize_obs(next_obs),
-            next_base_action, terminated, truncated,
-        ))  # fmt: skip
-        if terminated or truncated:
-            recent_success.append(bool(info["is_success"]))
-            obs, _ = env.reset(seed=int(rng.integers(2**31)))
-            base.reset()
-            base_action = base_act(obs)
-        else:
-            obs, base_action = next_obs, next_base_action
-
-        if step > config.learning_starts:
-            for _ in range(config.utd):
-                batch = sample_mixed(demo_buffer, online, config.batch_size, config.demo_fraction, generator)
-                for key, value in agent.update(batch).items():
-                    sums[key] = sums.get(key, 0.0) + value
-                    counts[key] = counts.get(key, 0) + 1
-
-        if step % config.log_every == 0:
-            means = {k: sums[k] / counts[k] for k in sums}
-            tracker.log(kind="train", env_steps=step, updates=agent.critic_updates,
-                        train_success=float(np.mean(recent_success)) if recent_success else None,
-                        steps_per_s=round(step / tracker.elapsed(), 1), **means)  # fmt: skip
-            sums, counts = {}, {}
-        if step % config.eval_every == 0 or step == config.steps:
-            tracker.record(agent.honed_policy, step, agent.critic_updates)
-    env.close()
-    return tracker.finish(agent.honed_policy)
+    """Fine-tune with `agent`; with `resume`, continue from the run directory's newest snapshot."""
+    loop = OffPolicyRun(agent, task, base, demos, normalizer, config, run, say)
+    if resume and run is not None:
+        latest = snap.load_latest_snapshot(run.path / "state")
+        if latest is not None:
+            loop.restore(latest)
+        else:  # killed before its first snapshot: start over in the same directory
+            run.truncate_metrics(0)
+    return loop.train()

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from honing.data.dataset import Dataset
+from honing.errors import HoningError
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig
 from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
 from honing.finetune.ibrl import IBRL, IBRLConfig
@@ -20,7 +21,7 @@ from honing.policies.base import Policy
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
 
-Runner = Callable[[Policy, Task, Dataset, Any, torch.device, RunDir | None, Say | None], FinetuneResult]
+Runner = Callable[[Policy, Task, Dataset, Any, torch.device, RunDir | None, Say | None, bool], FinetuneResult]
 
 
 @dataclass(frozen=True)
@@ -36,20 +37,22 @@ def off_policy(agent_cls: Callable[..., Any]) -> Runner:
 
     def run(
         base: Policy, task: Task, demos: Dataset, config: OffPolicyConfig, device: torch.device,
-        run_dir: RunDir | None, say: Say | None,
+        run_dir: RunDir | None, say: Say | None, resume: bool,
     ) -> FinetuneResult:  # fmt: skip
         torch.manual_seed(config.seed)
         normalizer = demos.normalizer()
         agent = agent_cls(config, base.obs_dim, base.act_dim, normalizer, device)
-        return run_off_policy(agent, task, base, demos.episodes, normalizer, config, run=run_dir, say=say)
+        return run_off_policy(agent, task, base, demos.episodes, normalizer, config, run_dir, say, resume)
 
     return run
 
 
 def _filtered_bc(
     base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, device: torch.device,
-    run_dir: RunDir | None, say: Say | None,
+    run_dir: RunDir | None, say: Say | None, resume: bool,
 ) -> FinetuneResult:  # fmt: skip
+    if resume:
+        raise HoningError("filtered-bc runs cannot be resumed yet; start the run again with --overwrite")
     return run_filtered_bc(base, task, demos, config, run_dir, say)
 
 

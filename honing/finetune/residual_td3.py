@@ -46,6 +46,9 @@ class ResidualTD3Config(TD3Config):
 class ResidualTD3:
     """The learner: residual actor, critic ensemble, their targets and optimisers."""
 
+    snapshot_modules = ("actor", "critic", "actor_target", "critic_target")
+    snapshot_optimizers = ("actor_optim", "critic_optim")
+
     def __init__(
         self, config: ResidualTD3Config, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:

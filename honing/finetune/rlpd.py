@@ -65,6 +65,9 @@ class RLPDConfig(OffPolicyConfig):
 class RLPD:
     """The learner: Gaussian actor, critic ensemble with targets, and the entropy temperature."""
 
+    snapshot_modules = ("actor", "critic", "critic_target", "log_alpha")
+    snapshot_optimizers = ("actor_optim", "critic_optim", "alpha_optim")
+
     def __init__(
         self, config: RLPDConfig, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,15 @@ class RunTracker:
 
     def elapsed(self) -> float:
         return time.time() - self.start
+
+    def state(self) -> dict[str, Any]:
+        """What a snapshot keeps: the curve so far, the best success and the wall-clock spent."""
+        return {"curve": [asdict(point) for point in self.curve], "best": self.best, "elapsed": self.elapsed()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.curve = [CurvePoint(**{**point, "ci95": tuple(point["ci95"])}) for point in state["curve"]]
+        self.best = float(state["best"])
+        self.start = time.time() - float(state["elapsed"])
 
     def log(self, **values: Any) -> None:
         if self.run is not None:

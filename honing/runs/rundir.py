@@ -6,6 +6,7 @@ Layout::
       config.yaml        resolved config (defaults + file + overrides), what actually ran
       metrics.jsonl      one JSON object per logged step
       checkpoints/       best/ and last/ policy directories, each written atomically
+      state/             training-state snapshots (fine-tuning), to resume a killed run
       eval/              per-episode evaluation results
 """
 
@@ -23,7 +24,7 @@ import yaml
 
 from honing.config import to_dict
 from honing.errors import HoningError
-from honing.runs.atomic import atomic_write_text
+from honing.runs.atomic import atomic_write_bytes, atomic_write_text
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,6 +55,29 @@ class RunDir:
         (run.path / "eval").mkdir(exist_ok=True)
         atomic_write_text(run.path / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
         return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory (to resume it)."""
+        run = cls(Path(path))
+        if not (run.path / "config.yaml").is_file():
+            raise HoningError(f"{run.path} holds no run to resume (no config.yaml); check the path")
+        return run
+
+    def metric_lines(self) -> int:
+        """Complete lines in metrics.jsonl so far (a snapshot records this to cut what follows it)."""
+        file = self.path / "metrics.jsonl"
+        return file.read_bytes().count(b"\n") if file.is_file() else 0
+
+    def truncate_metrics(self, lines: int, elapsed: float = 0.0) -> None:
+        """Keep the first `lines` lines of metrics.jsonl (a resumed run re-logs what came after).
+
+        `elapsed` is the wall-clock the run had spent, so logged times continue from it.
+        """
+        file = self.path / "metrics.jsonl"
+        kept = file.read_bytes().split(b"\n")[:lines] if file.is_file() else []
+        atomic_write_bytes(file, b"".join(line + b"\n" for line in kept))
+        self.started = time.time() - elapsed
 
     @property
     def checkpoints(self) -> Path:
