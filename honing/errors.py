@@ -31,6 +31,10 @@ class CheckpointError(HoningError):
     """A policy checkpoint is missing, corrupt, or incompatible."""
 
 
+class DivergenceError(HoningError):
+    """Training produced a non-finite loss or Q-value; the run stopped before saving it."""
+
+
 def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return a ' (did you mean ...?)' hint, or '' when nothing is close."""
     matches = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.5)

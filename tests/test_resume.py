@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.kill_resume import CONFIG, comparable, kill_and_resume
-from honing.errors import CheckpointError, HoningError
+from honing.errors import CheckpointError, DivergenceError, HoningError
 from honing.finetune import finetune, method_config
 from honing.finetune.loop import OffPolicyRun
 from honing.policies import load_policy
@@ -112,3 +112,25 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(
 
 
 KILLS, KILL_STEPS = 20, 3000
+
+
+def test_divergence_stops_cleanly_and_names_what_is_left(weak_base: tuple[Path, Path], tmp_path: Path) -> None:
+    base, demos = weak_base
+    config = method_config("residual-td3", {**SMALL, "critic_lr": 1e12})  # explodes within two updates
+    with pytest.raises(DivergenceError, match=r"diverged at env step 302 \(update 2\): critic_loss = inf") as info:
+        finetune(base, "toy/reach", demos, config=config, out=tmp_path / "run")
+    assert f"last good snapshot: {tmp_path / 'run' / 'state' / 'step-000000300'}" in str(info.value)
+    assert load_latest_snapshot(tmp_path / "run" / "state").step == 300  # type: ignore[union-attr]
+    load_policy(tmp_path / "run" / "checkpoints" / "best")  # finite: loading validates every value
+
+
+def test_same_seed_and_config_give_the_same_curve(weak_base: tuple[Path, Path], tmp_path: Path) -> None:
+    base, demos = weak_base
+    first = finetune(base, "toy/reach", demos, config=_config(), out=tmp_path / "a")
+    second = finetune(base, "toy/reach", demos, config=_config(), out=tmp_path / "b")
+    assert [(p.env_steps, p.success) for p in first.curve] == [(p.env_steps, p.success) for p in second.curve]
+    assert comparable(tmp_path / "a") == comparable(tmp_path / "b")  # losses and Q statistics too
+    other = method_config("residual-td3", {**SMALL, "seed": 1})
+    third = finetune(base, "toy/reach", demos, config=other, out=tmp_path / "c")
+    assert comparable(tmp_path / "c") != comparable(tmp_path / "a")  # the seed matters
+    assert [e.seed for e in third.honed_eval.episodes] != [e.seed for e in first.honed_eval.episodes]

@@ -15,6 +15,7 @@ deterministic), which also replays the base policy's chunk queue.
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ import torch
 from honing import seeding
 from honing.data.episodes import Episode
 from honing.data.normalization import Normalizer
+from honing.errors import DivergenceError
 from honing.finetune.common import OffPolicyConfig
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
@@ -134,8 +136,25 @@ class OffPolicyRun:
         for _ in range(cfg.utd):
             batch = sample_mixed(self.demo_buffer, self.online, cfg.batch_size, cfg.demo_fraction, self.generator)
             for key, value in self.agent.update(batch).items():
+                if not math.isfinite(value):
+                    self.diverged(key, value)
                 self.sums[key] = self.sums.get(key, 0.0) + value
                 self.counts[key] = self.counts.get(key, 0) + 1
+
+    def diverged(self, metric: str, value: float) -> None:
+        """Stop cleanly: nothing from the diverged networks is ever saved (snapshots and checkpoints
+        refuse non-finite values anyway); name the step, the value and what is left to use."""
+        self.env.close()
+        where = "no snapshot or checkpoint was written yet"
+        if self.run is not None:
+            snapshots = sorted((self.run.path / "state").glob("step-*"))
+            last = self.run.checkpoints / "last"
+            where = (f"last good snapshot: {snapshots[-1]}" if snapshots else "no snapshot yet") + (
+                f"; last good policy: {last}" if last.is_dir() else "")  # fmt: skip
+        raise DivergenceError(
+            f"training diverged at env step {self.step} (update {self.agent.critic_updates}): {metric} = {value}; "
+            f"{where}. Lower the learning rates (critic_lr, actor_lr) or the UTD, or check the rewards"
+        )
 
     def log_train(self) -> None:
         means = {k: self.sums[k] / self.counts[k] for k in self.sums}
