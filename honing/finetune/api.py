@@ -76,6 +76,11 @@ def finetune(
     else:
         demo_source = str(Path(demos).resolve())
         demos = load_dataset(demos, task_id=task)
+    if not any(episode.success for episode in demos.episodes):
+        raise HoningError(
+            f"none of the {len(demos.episodes)} demo episodes succeeds; fine-tuning learns from a sparse success "
+            "signal and needs successful demonstrations (collect them with 'honing demos')"
+        )
     run = None
     if resume:
         run = RunDir.open(out)  # type: ignore[arg-type]

@@ -63,7 +63,11 @@ def _gym_task(env_id: str) -> Task:
 
     register_robotics_envs()
     if env_id not in gym.registry:
-        raise TaskError(f"unknown Gymnasium env id {env_id!r}" + close_matches(env_id, gym.registry.keys()))
+        raise TaskError(
+            f"unknown Gymnasium env id {env_id!r}"
+            + close_matches(env_id, gym.registry.keys())
+            + "; import the package that registers it, or check the id with gymnasium.pprint_registry()"
+        )
     make: Callable[..., gym.Env] = functools.partial(_make_gym, env_id)
     env = make()
     try:
