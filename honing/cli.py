@@ -98,22 +98,54 @@ def cmd_bc(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from honing.eval import evaluate
     from honing.policies import load_policy, read_policy_config, resolve_policy_dir
+    from honing.tasks import get_task
 
     policy_dir = resolve_policy_dir(args.policy_dir)
     task_id = args.task or read_policy_config(policy_dir).get("task_id")
     if not task_id:
         raise HoningError(f"{policy_dir} does not record its task; pass --task")
     policy = load_policy(policy_dir, device=args.device)
-    result = evaluate(policy, task_id, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs)
+    task = get_task(task_id)
+    if args.shield:
+        from honing.safety import shield_task
+
+        task = shield_task(task, args.shield)
+    result = evaluate(policy, task, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs)
     if args.out:
         out = Path(args.out)
     else:
         run_dir = policy_dir.parent.parent if policy_dir.parent.name == "checkpoints" else policy_dir
         slug = task_id.replace("/", "-").replace(":", "-")
-        out = run_dir / "eval" / f"{slug}-seed{args.seed}-n{args.episodes}.json"
+        shielded = "-shielded" if args.shield else ""
+        out = run_dir / "eval" / f"{slug}-seed{args.seed}-n{args.episodes}{shielded}.json"
     result.save(out)
     print(f"{task_id}: {result.describe()}")
+    if args.shield:
+        print(f"shield interventions: {result.summary()['shield_interventions']} steps")
     print(f"per-episode results -> {out}")
+    return 0
+
+
+def cmd_shield_check(args: argparse.Namespace) -> int:
+    from honing.data import load_dataset
+    from honing.policies import load_policy, read_policy_config, resolve_policy_dir
+    from honing.safety import check_policy
+    from honing.tasks import get_task
+
+    policy_dir = resolve_policy_dir(args.policy_dir)
+    recorded = read_policy_config(policy_dir)
+    task_id = args.task or recorded.get("task_id")
+    if not task_id:
+        raise HoningError(f"{policy_dir} does not record its task; pass --task")
+    task = get_task(task_id)
+    policy = load_policy(policy_dir, device=args.device)
+    if (policy.obs_dim, policy.act_dim) != task.spaces():
+        raise HoningError(f"policy dims ({policy.obs_dim}, {policy.act_dim}) do not fit task {task_id!r}")
+    demos = args.demos or recorded.get("dataset")
+    dataset = load_dataset(demos, task_id=task_id) if demos else None
+    report = check_policy(args.spec, policy, task, dataset, episodes=args.episodes, seed=args.seed)
+    print(f"how often the raw policy would violate each constraint ({task_id}, {args.spec}):")
+    print(report.table())
     return 0
 
 
@@ -260,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a 95%% Wilson interval; per-episode results are written as JSON.",
     )
     p.add_argument("policy_dir", help="policy directory or run directory (its checkpoints/best is used)")
+    p.add_argument("--shield", metavar="SPEC", default=None, help="pass every action through this shield spec")
     p.add_argument("--task", default=None, help="task id (default: the task the policy was trained on)")
     p.add_argument("--episodes", type=_positive_int, default=50, help="evaluation episodes (default 50)")
     p.add_argument("--seed", type=int, default=0, help="evaluation seed; same seed = same initial states (default 0)")
@@ -285,6 +318,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a killed run from its newest snapshot, with its recorded config")  # fmt: skip
     _add_run_options(p, "the method's config fields", "--set utd=2 --set actor.action_scale=0.1", "evaluations")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser(
+        "shield",
+        help="action shield: check a policy offline against a safety spec",
+        description="Action shield (honing.safety). 'check' reports how often a policy's raw actions would "
+        "violate each constraint of a spec, on the dataset's states and on its own rollouts. Online, pass "
+        "--shield SPEC to 'honing eval' or '--set shield=SPEC' to 'honing finetune'.",
+    )
+    shield = p.add_subparsers(dest="shield_command", required=True, metavar="COMMAND")
+    what = "violation rates of a policy's raw (unshielded) actions, per constraint"
+    p = shield.add_parser("check", help=what, description=what[0].upper() + what[1:] + ".")
+    p.add_argument("spec", help="shield spec (YAML)")
+    p.add_argument("policy_dir", help="policy directory or run directory")
+    p.add_argument("--task", default=None, help="task id (default: the task the policy was trained on)")
+    p.add_argument("--demos", default=None, help="dataset whose states to check (default: the policy's own)")
+    p.add_argument("--episodes", type=_positive_int, default=10, help="rollouts of the raw policy (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed of the rollouts (default 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_shield_check)
 
     p = sub.add_parser(
         "quickstart",

@@ -51,6 +51,7 @@ def rollout(
                 action = action + noise * rng.standard_normal(action.shape).astype(np.float32)
             action = np.clip(action, -1.0, 1.0)
             obs, reward, terminated, truncated, info = env.step(action)
+            action = info.get("shield_action", action)  # what a shield let through is what happened
             truncated = truncated or (max_steps is not None and len(actions) + 1 >= max_steps and not terminated)
             observations.append(obs)
             actions.append(action)

@@ -29,6 +29,8 @@ class EpisodeResult:
     length: int
     episode_return: float
     first_success_step: int | None
+    shield_interventions: int = 0
+    """Steps at which an action shield changed (or stopped) the policy's action."""
 
 
 @dataclass
@@ -66,6 +68,7 @@ class EvalResult:
             "ci95_low": low,
             "ci95_high": high,
             "mean_length": self.mean_length,
+            "shield_interventions": sum(e.shield_interventions for e in self.episodes),
         }
 
     def describe(self) -> str:
@@ -107,13 +110,13 @@ def evaluate(
     next_episode = 0
     slot_episode = [-1] * slots
     obs = np.zeros((slots, policy.obs_dim), dtype=np.float32)
-    stats = np.zeros((slots, 3))  # length, return, first success step (-1 = none)
+    stats = np.zeros((slots, 4))  # length, return, first success step (-1 = none), shield interventions
 
     def start(slot: int) -> None:
         nonlocal next_episode
         slot_episode[slot] = next_episode
         obs[slot], _ = envs[slot].reset(seed=seeds[next_episode])
-        stats[slot] = (0, 0.0, -1)
+        stats[slot] = (0, 0.0, -1, 0)
         next_episode += 1
 
     try:
@@ -131,6 +134,7 @@ def evaluate(
                 stats[slot, 1] += reward
                 if info["is_success"] and stats[slot, 2] < 0:
                     stats[slot, 2] = stats[slot, 0]
+                stats[slot, 3] += bool(info.get("shield"))
                 if terminated or truncated:
                     first = int(stats[slot, 2])
                     results[index] = EpisodeResult(
@@ -139,6 +143,7 @@ def evaluate(
                         length=int(stats[slot, 0]),
                         episode_return=float(stats[slot, 1]),
                         first_success_step=first if first >= 0 else None,
+                        shield_interventions=int(stats[slot, 3]),
                     )
                     if next_episode < episodes:
                         start(slot)

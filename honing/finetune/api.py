@@ -16,6 +16,7 @@ from honing.finetune.tracker import FinetuneResult, Say
 from honing.policies.base import Policy
 from honing.policies.checkpoint import load_policy, resolve_policy_dir, save_policy
 from honing.runs.rundir import RunDir
+from honing.safety import shield_task
 from honing.tasks import get_task
 
 
@@ -58,6 +59,8 @@ def finetune(
         raise HoningError(f"method {method!r} needs a {spec.config_cls.__name__}, got {type(config).__name__}")
     config.validate()
     task_obj = get_task(task)
+    if config.shield is not None:
+        task_obj = shield_task(task_obj, config.shield)
     device = resolve_device(config.device)
     base_source = None
     if not hasattr(base, "act"):

@@ -33,6 +33,9 @@ class FinetuneConfig:
     """Seed for the environment, networks, noise and sampling."""
     device: str = "auto"
     """auto, cpu, cuda or cuda:N."""
+    shield: str | None = None
+    """Path of an action-shield spec (YAML, see honing.safety): every training and evaluation action
+    passes it; interventions are logged per constraint. None: no shield."""
 
     def validate(self) -> None:
         require(self, ("steps", "eval_every", "eval_episodes", "final_eval_episodes", "log_every"), positive=True)

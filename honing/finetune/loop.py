@@ -90,6 +90,7 @@ class OffPolicyRun:
         self.recent_success: deque[bool] = deque(maxlen=20)
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.shield_counts: dict[str, int] = {}
         self.episode_seed = 0
         self.episode_actions: list[np.ndarray] = []
         self.obs = np.zeros(base.obs_dim, dtype=np.float32)
@@ -121,6 +122,10 @@ class OffPolicyRun:
         action = self.choose_action()
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         self.episode_actions.append(action)
+        if info.get("shield"):  # the shield changed the action: learn from what was executed
+            action = info["shield_action"]
+            for name in info["shield"]:
+                self.shield_counts[name] = self.shield_counts.get(name, 0) + 1
         next_base_action = self.base_act(next_obs)
         norm = self.normalizer.normalize_obs
         self.online.add(self.accumulator.push(norm(self.obs), action, self.base_action, reward, norm(next_obs),
@@ -159,9 +164,11 @@ class OffPolicyRun:
     def log_train(self) -> None:
         means = {k: self.sums[k] / self.counts[k] for k in self.sums}
         success = float(np.mean(self.recent_success)) if self.recent_success else None
+        shield = {f"shield_{name}": count for name, count in self.shield_counts.items()}
         self.tracker.log(kind="train", env_steps=self.step, updates=self.agent.critic_updates, train_success=success,
-                         steps_per_s=round(self.step / max(self.tracker.elapsed(), 1e-9), 1), **means)  # fmt: skip
-        self.sums, self.counts = {}, {}
+                         steps_per_s=round(self.step / max(self.tracker.elapsed(), 1e-9), 1), **means,
+                         **shield)  # fmt: skip
+        self.sums, self.counts, self.shield_counts = {}, {}, {}
 
     def train(self) -> FinetuneResult:
         cfg = self.config
@@ -220,6 +227,7 @@ class OffPolicyRun:
             "recent_success": list(self.recent_success),
             "sums": self.sums,
             "counts": self.counts,
+            "shield_counts": self.shield_counts,
             "tracker": self.tracker.state(),
             "metrics_lines": self.run.metric_lines(),
         }
@@ -259,7 +267,7 @@ class OffPolicyRun:
         self.start_episode(int(meta["episode_seed"]), list(actions))
         self.step = int(meta["step"])
         self.recent_success = deque(meta["recent_success"], maxlen=20)
-        self.sums, self.counts = meta["sums"], meta["counts"]
+        self.sums, self.counts, self.shield_counts = meta["sums"], meta["counts"], meta["shield_counts"]
         self.tracker.restore(meta["tracker"])
         if self.run is not None:
             self.run.truncate_metrics(int(meta["metrics_lines"]), elapsed=self.tracker.elapsed())

@@ -99,6 +99,9 @@ class Task:
         success_key: key of the env's own success flag in ``info``.
         make_expert: builds a scripted expert, or None when the task has none.
         description: one line for ``honing tasks``.
+        observation_parts: named slices of the observation, (start, stop), e.g. the end-effector
+            position; safety constraints refer to them by name.
+        wrappers: applied last, outermost (e.g. an action shield).
     """
 
     id: str
@@ -107,6 +110,8 @@ class Task:
     success_key: str
     make_expert: Callable[[], Expert] | None = None
     description: str = ""
+    observation_parts: tuple[tuple[str, int, int], ...] = ()
+    wrappers: tuple[Callable[[gym.Env], gym.Env], ...] = ()
 
     @property
     def has_expert(self) -> bool:
@@ -116,7 +121,14 @@ class Task:
         """Build the env; seed it through ``env.reset(seed=...)`` as with any Gymnasium env."""
         raw = self.make_raw_env(render_mode=render_mode)
         env = standardise(raw, self.success_key, self.max_episode_steps)
-        return SparseReward(env) if sparse else env
+        env = SparseReward(env) if sparse else env
+        for wrap in self.wrappers:
+            env = wrap(env)
+        return env
+
+    @property
+    def parts(self) -> dict[str, tuple[int, int]]:
+        return {name: (start, stop) for name, start, stop in self.observation_parts}
 
     def expert(self) -> Expert:
         if self.make_expert is None:

@@ -95,6 +95,7 @@ def metaworld_tasks() -> list[Task]:
                 success_key="success",
                 make_expert=functools.partial(_make_expert, env_name) if has_expert else None,
                 description=f"Meta-World v3 {short} (Sawyer arm, 39-D state, 4-D action)",
+                observation_parts=(("hand", 0, 3), ("gripper", 3, 4), ("object", 4, 7)),
             )
         )
     return tasks

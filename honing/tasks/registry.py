@@ -29,6 +29,7 @@ def _toy_tasks() -> list[Task]:
             success_key="success",
             make_expert=reach_expert,
             description="2-D point mass stops on a goal (pure NumPy; for tests and quick checks)",
+            observation_parts=(("position", 0, 2), ("velocity", 2, 4), ("goal", 4, 6)),
         )
     ]
 

@@ -1,0 +1,120 @@
+"""The action shield: projection, lookahead, stopping, offline checks and shielded evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from honing.errors import ConfigError
+from honing.eval import evaluate
+from honing.safety import Shield, ShieldSpec, check_policy, load_spec, shield_task
+from honing.safety.spec import Constraint
+from honing.tasks import get_task
+
+TOY_BOX = {"name": "box", "kind": "workspace", "part": "position", "low": [-1.02], "high": [1.02], "gain": 0.02,
+           "drift": "velocity", "drift_gain": 0.085}  # fmt: skip
+"""toy/reach moves pos' = pos + 0.085 vel + 0.02 a (dt 0.1, damping 0.15, accel 2): an exact lookahead."""
+
+
+class FullThrottle:
+    """A policy that always pushes +x as hard as it can."""
+
+    obs_dim, act_dim = 6, 2
+
+    def reset(self, env_ids: object = None) -> None:
+        pass
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0], np.float32), (np.atleast_2d(obs).shape[0], 1))
+
+
+def write_spec(path: Path, *constraints: dict) -> Path:
+    path.write_text(yaml.safe_dump({"constraints": list(constraints)}))
+    return path
+
+
+def test_projection_is_the_clip_to_the_intersection_and_names_what_fired() -> None:
+    spec = ShieldSpec([Constraint("gentle", "action_bounds", low=[-0.5], high=[0.5]),
+                       Constraint("smooth", "max_delta", max_delta=[0.3])])  # fmt: skip
+    shield = Shield(spec, act_dim=2)
+    verdict = shield.check(np.zeros(6), np.array([0.9, -0.2]), previous=np.array([0.0, 0.0]))
+    np.testing.assert_allclose(verdict.action, [0.3, -0.2])  # the tighter of [-.5,.5] and [-.3,.3]
+    assert verdict.fired == ["gentle", "smooth"] and not verdict.stop
+    untouched = shield.check(np.zeros(6), np.array([0.1, -0.2]), previous=np.array([0.0, 0.0]))
+    assert untouched.fired == [] and np.array_equal(untouched.action, np.array([0.1, -0.2], np.float32))
+    # contradicting constraints: the earlier one in the spec wins in that dimension
+    verdict = shield.check(np.zeros(6), np.array([0.9, 0.0]), previous=np.array([-0.9, 0.0]))
+    np.testing.assert_allclose(verdict.action, [0.5, 0.0])  # smooth wanted [-1.2, -0.6]
+
+
+def test_workspace_lookahead_keeps_the_point_mass_in_its_box_whenever_it_can(tmp_path: Path) -> None:
+    """One-step lookahead: whenever some action in [-1, 1] keeps the next position in the box, the
+    shielded action does. (With inertia a full-speed mass can be past saving: even full braking
+    overshoots. That is the limit of a one-step lookahead, and the test counts such steps.)"""
+    task = shield_task(get_task("toy/reach"), write_spec(tmp_path / "s.yaml", TOY_BOX))
+    env = task.make_env(sparse=False)
+    raw = get_task("toy/reach").make_env(sparse=False)
+    savable = pushed_out = 0
+    for seed in range(5):
+        obs, _ = env.reset(seed=seed)
+        raw_obs, _ = raw.reset(seed=seed)
+        for _ in range(50):
+            coast = obs[:2] + 0.085 * obs[2:4]  # where the mass goes with zero action
+            can_stay = bool((np.abs(coast) <= 1.02 + 0.02).all())  # some action in [-1, 1] keeps it in
+            obs, *_ = env.step(np.array([1.0, 1.0]))  # full throttle into the corner
+            raw_obs, *_ = raw.step(np.array([1.0, 1.0]))
+            if can_stay:
+                savable += 1
+                assert (np.abs(obs[:2]) <= 1.02 + 1e-5).all()
+            pushed_out += bool((raw_obs[:2] > 1.02).any())
+    assert savable >= 40 and pushed_out > 0  # without the shield the same actions leave the box
+    assert env.counts["box"] > 0
+
+
+def test_a_stop_constraint_ends_the_episode_without_executing(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "s.yaml", {"name": "no-full-throttle", "kind": "action_bounds", "low": [-0.9],
+                                             "high": [0.9], "on_violation": "stop"})  # fmt: skip
+    env = shield_task(get_task("toy/reach"), spec).make_env(sparse=True)
+    obs, _ = env.reset(seed=0)
+    same, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0]))
+    assert truncated and not terminated and reward == 0.0
+    assert info["shield_stopped"] and info["shield"] == ["no-full-throttle"]
+    np.testing.assert_array_equal(same, obs)  # nothing was executed
+
+
+def test_offline_check_counts_violations_of_the_raw_policy(tmp_path: Path, reach_demos: Path) -> None:
+    from honing.data import load_dataset
+
+    spec = write_spec(tmp_path / "s.yaml", {"name": "gentle", "kind": "action_bounds", "low": [-0.5], "high": [0.5]},
+                      {"name": "loose", "kind": "action_bounds", "low": [-1.0], "high": [1.0]})  # fmt: skip
+    always_full = FullThrottle()
+    report = check_policy(spec, always_full, get_task("toy/reach"), load_dataset(reach_demos), episodes=3)
+    assert report.rate("dataset", "gentle") == 1.0 and report.rate("rollouts", "gentle") == 1.0
+    assert report.rate("dataset", "loose") == 0.0
+    assert report.states["rollouts"] == 3 * 50  # never succeeds, so every episode runs to its limit
+    assert "| gentle | 100.0% | 100.0% |" in report.table()
+
+
+def test_shielded_evaluation_counts_interventions(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "s.yaml", {"name": "gentle", "kind": "action_bounds", "low": [-0.5], "high": [0.5]})
+    always_full = FullThrottle()
+    result = evaluate(always_full, shield_task(get_task("toy/reach"), spec), episodes=2)
+    assert [e.shield_interventions for e in result.episodes] == [50, 50]
+    assert result.summary()["shield_interventions"] == 100
+
+
+def test_bad_specs_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_spec(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="needs a non-empty list under 'constraints'"):
+        load_spec(write_spec(tmp_path / "empty.yaml"))
+    with pytest.raises(ConfigError, match=r"must be one of \['action_bounds', 'max_delta', 'workspace'\]"):
+        load_spec(write_spec(tmp_path / "kind.yaml", {"name": "x", "kind": "speed_limit"}))
+    bad_part = write_spec(tmp_path / "part.yaml", {**TOY_BOX, "part": "elbow"})
+    with pytest.raises(ConfigError, match="names observation part 'elbow'; this task has"):
+        shield_task(get_task("toy/reach"), bad_part)
+    with pytest.raises(ConfigError, match="has 3 values, expected 1 or 2"):
+        Shield(ShieldSpec([Constraint("g", "action_bounds", low=[0, 0, 0], high=[1])]), act_dim=2)
