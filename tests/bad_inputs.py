@@ -49,6 +49,9 @@ def build(root: Path) -> None:
     (root / "empty-dir").mkdir()
     (root / "bad.yaml").write_text("lr: [1, 2\n")
     (root / "keys.yaml").write_text("lr: 0.001\nbatch_sise: 64\n")
+    elbow = {"name": "box", "kind": "workspace", "part": "elbow", "low": [-1], "high": [1], "gain": 0.02}
+    (root / "elbow.yaml").write_text(json.dumps({"constraints": [elbow]}))
+    (root / "speed.yaml").write_text(json.dumps({"constraints": [{"name": "fast", "kind": "speed_limit"}]}))
 
     train_bc(root / "reach", BCConfig(steps=50, policy=PolicyConfig(hidden_dims=(16,))), out=root / "bc")
     best = root / "bc" / "checkpoints" / "best"
