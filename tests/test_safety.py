@@ -118,3 +118,36 @@ def test_bad_specs_are_named(tmp_path: Path) -> None:
         shield_task(get_task("toy/reach"), bad_part)
     with pytest.raises(ConfigError, match="has 3 values, expected 1 or 2"):
         Shield(ShieldSpec([Constraint("g", "action_bounds", low=[0, 0, 0], high=[1])]), act_dim=2)
+
+
+def test_the_documented_example_spec_loads_and_binds_to_toy_reach() -> None:
+    example = Path(__file__).resolve().parent.parent / "docs" / "shield-example.yaml"
+    task = shield_task(get_task("toy/reach"), example)
+    assert [c.name for c in load_spec(example).constraints] == ["gentle", "smooth", "stay-in-box"]
+    env = task.make_env()
+    env.reset(seed=0)
+    assert env.step(np.array([1.0, -1.0]))[4]["shield"] == ["gentle"]  # no previous action yet
+    assert env.step(np.array([0.5, -0.5]))[4]["shield"] == []  # within 0.6 of the executed [0.8, -0.8]
+    info = env.step(np.array([-0.5, 0.5]))[4]
+    assert info["shield"] == ["smooth"]
+    np.testing.assert_allclose(info["shield_action"], [-0.1, 0.1], atol=1e-6)
+
+
+def test_fine_tuning_with_the_shield_on_still_improves_a_weak_base(
+    weak_base: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from honing.finetune import ResidualTD3Config, finetune
+    from honing.policies import ResidualActorConfig
+    from honing.runs.rundir import read_metrics
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "shield-example.yaml"
+    base, demos = weak_base
+    config = ResidualTD3Config(steps=20_000, actor=ResidualActorConfig(hidden_dims=(64, 64), action_scale=0.3),
+                               learning_starts=1000, critic_warmup=2000, batch_size=64, critic_hidden_dims=(64, 64),
+                               eval_every=4000, eval_episodes=20, device="cpu", shield=str(example))  # fmt: skip
+    result = finetune(base, "toy/reach", demos, config=config, out=tmp_path / "run")
+    # Measured: base 66% -> honed 88% on the same 100 episodes, both shielded (815 interventions).
+    assert result.honed_eval.success_rate >= result.base_eval.success_rate + 0.12
+    assert result.honed_eval.summary()["shield_interventions"] > 0
+    logged = [m for m in read_metrics(tmp_path / "run") if m["kind"] == "train"]
+    assert sum(m.get("shield_gentle", 0) for m in logged) > 0  # interventions logged per constraint

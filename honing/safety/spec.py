@@ -1,13 +1,13 @@
 """The shield's declarative spec: constraints on actions and on the observed state, from YAML.
 
     constraints:
-      - name: gentle              # action bounds, per dimension (scalar = every dimension)
+      - name: gentle              # action bounds, per dimension ([x] = x for every dimension)
         kind: action_bounds
         low: [-0.5, -0.5]
         high: [0.5, 0.5]
       - name: smooth              # at most this change per step (scalar or per dimension)
         kind: max_delta
-        max_delta: 0.6
+        max_delta: [0.6]
       - name: stay-in-box         # one-step lookahead of a named part of the observation:
         kind: workspace           # next = part + drift_gain * obs[drift] + gain * action[action_dims]
         part: position
