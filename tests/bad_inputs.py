@@ -63,6 +63,8 @@ def build(root: Path) -> None:
     first = next(name for name in tensors if name.endswith("weight"))
     tensors[first] = torch.full_like(tensors[first], float("nan"))
     save_file(tensors, str(root / "nan-weights" / "model.safetensors"))
+    unchecked = {k: v for k, v in config.items() if k != "sha256"}  # as if edited by hand: no checksum to catch it
+    (root / "nan-weights" / "config.json").write_text(json.dumps(unchecked))
     weights = root / "torn-weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])
     other = BCNetwork(PolicyConfig(hidden_dims=(16,)), 3, 2, Normalizer.identity(3, 2))

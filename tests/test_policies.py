@@ -106,7 +106,11 @@ def test_corrupt_or_mismatched_checkpoints_are_rejected(tmp_path: Path) -> None:
     weights = tmp_path / "p" / "model.safetensors"
     good = weights.read_bytes()
     weights.write_bytes(good[: len(good) // 2])
-    with pytest.raises(CheckpointError, match=r"missing or corrupt model\.safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not match the checksum"):
+        load_policy(tmp_path / "p")
+    config = json.loads((tmp_path / "p" / "config.json").read_text())
+    (tmp_path / "p" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "sha256"}))
+    with pytest.raises(CheckpointError, match=r"missing or corrupt model\.safetensors"):  # no checksum to catch it
         load_policy(tmp_path / "p")
     weights.write_bytes(good)
     config = json.loads((tmp_path / "p" / "config.json").read_text())

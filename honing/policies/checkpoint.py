@@ -3,8 +3,8 @@
 Loading a checkpoint therefore never executes code from the file. A policy built on a frozen
 base (residual, IBRL) nests that base under ``base/``, so one directory is a complete, deployable policy. The
 directory is written atomically (built under a temporary name, then renamed), and loading
-validates the format, the honing version's major number, tensor names and shapes, and that every
-value is finite.
+validates the format, the honing version's major number, the weights' SHA-256, tensor names and
+shapes, and that every value is finite.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from honing.policies.base import Policy
 from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
 from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
-from honing.runs.atomic import atomic_directory
+from honing.runs.atomic import atomic_directory, sha256_file
 
 FORMAT = "honing-policy"
 CONFIG_FILE = "config.json"
@@ -68,6 +68,7 @@ def _write_into(directory: Path, policy: Policy | nn.Module, extra: dict[str, An
         **(extra or {}),
     }
     save_file(tensors, str(directory / WEIGHTS_FILE))
+    config["sha256"] = sha256_file(directory / WEIGHTS_FILE)
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     if base is not None:
         (directory / BASE_SUBDIR).mkdir()
@@ -113,8 +114,14 @@ def read_policy_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def _load_weights(directory: Path, module: nn.Module) -> None:
-    """Fill `module` from the directory's safetensors file after checking names, shapes and values."""
+def _load_weights(directory: Path, module: nn.Module, checksum: str | None) -> None:
+    """Fill `module` from the directory's safetensors file after checking checksum, names, shapes, values."""
+    if (
+        checksum is not None
+        and (directory / WEIGHTS_FILE).is_file()
+        and sha256_file(directory / WEIGHTS_FILE) != checksum
+    ):
+        raise CheckpointError(f"checkpoint {directory}: {WEIGHTS_FILE} does not match the checksum in {CONFIG_FILE}")
     try:
         tensors = load_file(str(directory / WEIGHTS_FILE))
     except (OSError, SafetensorError) as exc:
@@ -156,7 +163,7 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
         if isinstance(exc, CheckpointError):
             raise
         raise CheckpointError(f"checkpoint {directory} has an invalid {CONFIG_FILE} ({exc})") from None
-    _load_weights(directory, network)
+    _load_weights(directory, network, config.get("sha256"))
     network.to(device)
     if isinstance(network, BCNetwork):
         return BCPolicy(network, device)

@@ -12,7 +12,6 @@ that does not, so a corrupt newest snapshot falls back to the previous good one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import warnings
@@ -28,7 +27,7 @@ from torch import nn
 
 from honing._version import __version__
 from honing.errors import CheckpointError
-from honing.runs.atomic import atomic_directory
+from honing.runs.atomic import atomic_directory, sha256_file
 
 TENSORS, META = "tensors.safetensors", "state.json"
 FORMAT = "honing-train-state"
@@ -42,14 +41,6 @@ class Snapshot:
     path: Path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_snapshot(root: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
     """Write snapshot `step` under `root` atomically, then drop all but the newest `keep`."""
     for name, tensor in tensors.items():
@@ -59,7 +50,7 @@ def save_snapshot(root: Path, step: int, tensors: dict[str, torch.Tensor], meta:
     with atomic_directory(target) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
         record = {"format": FORMAT, "honing_version": __version__, "step": step,
-                  "sha256": _sha256(tmp / TENSORS), "meta": meta}  # fmt: skip
+                  "sha256": sha256_file(tmp / TENSORS), "meta": meta}  # fmt: skip
         (tmp / META).write_text(json.dumps(record))
     for old in sorted(root.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -75,7 +66,7 @@ def _read(path: Path) -> Snapshot:
         raise CheckpointError(f"{path / META} is not a honing training state")
     if str(record.get("honing_version", "0")).split(".")[0] != __version__.split(".")[0]:
         raise CheckpointError(f"{path} was written by honing {record.get('honing_version')}, not {__version__}")
-    if not (path / TENSORS).is_file() or _sha256(path / TENSORS) != record.get("sha256"):
+    if not (path / TENSORS).is_file() or sha256_file(path / TENSORS) != record.get("sha256"):
         raise CheckpointError(f"{path / TENSORS} is missing or does not match its checksum")
     try:
         tensors = load_file(str(path / TENSORS))
