@@ -134,3 +134,35 @@ def test_same_seed_and_config_give_the_same_curve(weak_base: tuple[Path, Path], 
     third = finetune(base, "toy/reach", demos, config=other, out=tmp_path / "c")
     assert comparable(tmp_path / "c") != comparable(tmp_path / "a")  # the seed matters
     assert [e.seed for e in third.honed_eval.episodes] != [e.seed for e in first.honed_eval.episodes]
+
+
+def test_filtered_bc_resumes_from_the_round_it_was_in(
+    weak_base: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from honing.finetune import filtered_bc
+
+    base, demos = weak_base
+    values = {"steps": 1500, "round_steps": 300, "eval_every": 600, "eval_episodes": 5, "final_eval_episodes": 10,
+              "bc": {"steps": 200}, "device": "cpu"}  # fmt: skip
+    config = method_config("filtered-bc", values)
+    whole = finetune(base, "toy/reach", demos, method="filtered-bc", config=config, out=tmp_path / "whole")
+
+    calls = {"n": 0}
+    original = filtered_bc.rollout
+
+    def dying_rollout(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 25:  # mid-way through a later round
+            raise Killed
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(filtered_bc, "rollout", dying_rollout)
+    with pytest.raises(Killed):
+        finetune(base, "toy/reach", demos, method="filtered-bc", config=config, out=tmp_path / "cut")
+    monkeypatch.setattr(filtered_bc, "rollout", original)
+    cut_at = load_latest_snapshot(tmp_path / "cut" / "state").step  # type: ignore[union-attr]
+    assert 0 < cut_at < 1500
+    resumed = finetune(base, "toy/reach", demos, method="filtered-bc", out=tmp_path / "cut", resume=True)
+    assert [(p.env_steps, p.success) for p in resumed.curve] == [(p.env_steps, p.success) for p in whole.curve]
+    assert [e.success for e in resumed.honed_eval.episodes] == [e.success for e in whole.honed_eval.episodes]
+    assert comparable(tmp_path / "cut") == comparable(tmp_path / "whole")

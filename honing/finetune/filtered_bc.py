@@ -5,7 +5,9 @@ spends ``round_steps`` env steps rolling out the current policy (with optional G
 noise for diversity), keeps the successful episodes, and retrains a BC policy of the base's
 architecture from scratch on the demos plus every success so far, with the spine's early
 stopping. A round without a new success keeps the current policy. The env-step budget is exact:
-an episode still running when it is spent is cut and, having not succeeded, dropped.
+an episode still running when it is spent is cut and, having not succeeded, dropped. The state is
+snapshotted after every round (kept episodes, current policy, RNGs), so a killed run resumes from
+the start of the round it was in, with the same numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from honing import seeding
 from honing.data.dataset import Dataset
@@ -25,6 +28,7 @@ from honing.finetune.tracker import FinetuneResult, RunTracker, Say
 from honing.policies.base import Policy
 from honing.policies.bc import BCConfig, train_bc
 from honing.policies.bc_policy import BCPolicy
+from honing.runs import snapshot as snap
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
 
@@ -47,9 +51,31 @@ class FilteredBCConfig(FinetuneConfig):
         require(self, ("rollout_noise",), positive=False)
 
 
+FIELDS = ("observations", "actions", "rewards", "terminations", "truncations", "successes")
+
+
+def _pack_episodes(episodes: list[Episode], tensors: dict[str, torch.Tensor]) -> list[int]:
+    for name in FIELDS:
+        if episodes:
+            tensors[f"kept.{name}"] = torch.as_tensor(np.concatenate([getattr(e, name) for e in episodes]))
+    return [len(e) for e in episodes]
+
+
+def _unpack_episodes(lengths: list[int], tensors: dict[str, torch.Tensor]) -> list[Episode]:
+    episodes, step, obs = [], 0, 0
+    arrays = {name: tensors[f"kept.{name}"].numpy() for name in FIELDS} if lengths else {}
+    for length in lengths:
+        episodes.append(Episode(arrays["observations"][obs : obs + length + 1],
+                                *(arrays[name][step : step + length] for name in FIELDS[1:])))  # fmt: skip
+        step, obs = step + length, obs + length + 1
+    return episodes
+
+
 def run_filtered_bc(
-    base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, run: RunDir | None, say: Say | None
-) -> FinetuneResult:
+    base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, run: RunDir | None, say: Say | None,
+    resume: bool = False,
+) -> FinetuneResult:  # fmt: skip
+    """Rounds of rollouts and retraining; a snapshot after every round makes a killed run resumable."""
     if not isinstance(base, BCPolicy):
         raise HoningError(
             f"filtered-bc retrains a BC policy from scratch, but the base is a {type(base).__name__}; "
@@ -64,6 +90,7 @@ def run_filtered_bc(
     current: BCPolicy = base
     kept: list[Episode] = []
     steps = updates = rounds = 0
+    next_eval = config.eval_every
 
     def honed(_: Policy) -> Policy:
         return current
@@ -71,8 +98,33 @@ def run_filtered_bc(
     def act(obs: np.ndarray) -> np.ndarray:
         return current.act(obs[None])[0]
 
-    tracker.record(honed, 0, 0)
-    next_eval = config.eval_every
+    def save_snapshot() -> None:
+        assert run is not None
+        tensors: dict[str, torch.Tensor] = {}
+        snap.pack_module("policy", current.network, tensors)
+        meta = {"steps": steps, "updates": updates, "rounds": rounds, "next_eval": next_eval,
+                "kept": _pack_episodes(kept, tensors), "rng": snap.pack_numpy_rng(rng),
+                "noise_rng": snap.pack_numpy_rng(noise_rng), "tracker": tracker.state(),
+                "metrics_lines": run.metric_lines()}  # fmt: skip
+        snap.save_snapshot(run.path / "state", steps, tensors, meta)
+
+    latest = snap.load_latest_snapshot(run.path / "state") if resume and run is not None else None
+    if latest is not None:
+        meta = latest.meta
+        network = copy.deepcopy(base.network)
+        snap.unpack_module("policy", network, latest.tensors)
+        current = BCPolicy(network)
+        kept = _unpack_episodes(meta["kept"], latest.tensors)
+        steps, updates, rounds, next_eval = meta["steps"], meta["updates"], meta["rounds"], meta["next_eval"]
+        snap.unpack_numpy_rng(rng, meta["rng"])
+        snap.unpack_numpy_rng(noise_rng, meta["noise_rng"])
+        tracker.restore(meta["tracker"])
+        run.truncate_metrics(meta["metrics_lines"], elapsed=tracker.elapsed())  # type: ignore[union-attr]
+        tracker.say(f"resumed from {latest.path} (env step {steps}, round {rounds})")
+    else:
+        if resume and run is not None:
+            run.truncate_metrics(0)
+        tracker.record(honed, 0, 0)
     while steps < config.steps:
         round_end = min(steps + config.round_steps, config.steps)
         new, attempts = 0, 0
@@ -97,4 +149,6 @@ def run_filtered_bc(
         if steps >= next_eval or steps == config.steps:
             tracker.record(honed, steps, updates)
             next_eval = (steps // config.eval_every + 1) * config.eval_every
+        if run is not None:
+            save_snapshot()
     return tracker.finish(honed)

@@ -9,7 +9,6 @@ from typing import Any
 import torch
 
 from honing.data.dataset import Dataset
-from honing.errors import HoningError
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig
 from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
 from honing.finetune.ibrl import IBRL, IBRLConfig
@@ -51,9 +50,7 @@ def _filtered_bc(
     base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, device: torch.device,
     run_dir: RunDir | None, say: Say | None, resume: bool,
 ) -> FinetuneResult:  # fmt: skip
-    if resume:
-        raise HoningError("filtered-bc runs cannot be resumed yet; start the run again with --overwrite")
-    return run_filtered_bc(base, task, demos, config, run_dir, say)
+    return run_filtered_bc(base, task, demos, config, run_dir, say, resume)
 
 
 METHODS: dict[str, Method] = {
