@@ -74,10 +74,10 @@ def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:
     next_base = torch.stack([rl[0] + 1, rl[1] - 1, rl[2] + 0.5, rl[3] - 0.5]).clamp(-1, 1)
     batch = {"next_obs": next_obs, "next_base_action": next_base, "reward": torch.zeros(4),
              "discount": torch.full((4,), 0.9)}  # fmt: skip
-    target, rl_wins = agent._target(batch)
+    target, metrics = agent.target(batch)
     best = torch.maximum(rl.sum(-1), next_base.sum(-1))
     torch.testing.assert_close(target, 0.9 * best)
-    torch.testing.assert_close(rl_wins, (rl.sum(-1) > next_base.sum(-1)).float())
+    assert metrics["rl_bootstrap_share"] == pytest.approx((rl.sum(-1) > next_base.sum(-1)).float().mean().item())
 
     networks = agent.networks
     networks.critic = ActionSum(2)  # type: ignore[assignment]

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from honing.data.normalization import STAT_NAMES, Normalizer
+from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
-from honing.policies.networks import mlp
+from honing.policies.networks import ObsNormalized, mlp
 
 
 @dataclass
@@ -41,7 +41,7 @@ class ActorConfig:
             raise ConfigError(f"actor.log_std_min must be below log_std_max, got {self.log_std_min}")
 
 
-class Actor(nn.Module):
+class Actor(ObsNormalized):
     """Normalised observation -> action in [-1, 1] (and, when Gaussian, its log-probability)."""
 
     def __init__(self, config: ActorConfig, obs_dim: int, act_dim: int, normalizer: Normalizer) -> None:
@@ -49,14 +49,7 @@ class Actor(nn.Module):
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         outputs = 2 * act_dim if config.gaussian else act_dim
         self.body = mlp(obs_dim, outputs, config.hidden_dims, layer_norm=True)
-        for name, value in normalizer.to_arrays().items():
-            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
-
-    def normalizer(self) -> Normalizer:
-        return Normalizer.from_arrays({k: getattr(self, k).cpu().numpy() for k in STAT_NAMES})
-
-    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return (obs - self.obs_mean) / self.obs_std
+        self.register_normalizer(normalizer)
 
     def _heads(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         out = self.body(norm_obs)

@@ -14,11 +14,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
-from honing.data.normalization import STAT_NAMES, Normalizer
+from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
-from honing.policies.networks import mlp
+from honing.policies.networks import ObsNormalized, mlp
 
 
 @dataclass
@@ -64,18 +63,14 @@ class PolicyConfig:
                 )
 
 
-class BCNetwork(nn.Module):
+class BCNetwork(ObsNormalized):
     """Normalised observation -> H normalised actions, with the dataset statistics as buffers."""
 
     def __init__(self, config: PolicyConfig, obs_dim: int, act_dim: int, normalizer: Normalizer) -> None:
         super().__init__()
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         self.body = mlp(obs_dim, config.horizon * act_dim, config.hidden_dims, config.layer_norm, config.dropout)
-        for name, value in normalizer.to_arrays().items():
-            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
-
-    def normalizer(self) -> Normalizer:
-        return Normalizer.from_arrays({k: getattr(self, k).cpu().numpy() for k in STAT_NAMES})
+        self.register_normalizer(normalizer)
 
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) normalised observations -> (B, H, act_dim) normalised actions."""
@@ -84,8 +79,7 @@ class BCNetwork(nn.Module):
     @torch.no_grad()
     def predict(self, obs: torch.Tensor) -> torch.Tensor:
         """Raw observations -> raw action chunks in [-1, 1]."""
-        norm = (obs - self.obs_mean) / self.obs_std
-        actions = self(norm) * self.act_std + self.act_mean
+        actions = self(self.normalize_obs(obs)) * self.act_std + self.act_mean
         return actions.clamp(-1.0, 1.0)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
+
+from honing.data.normalization import STAT_NAMES, Normalizer
 
 
 def mlp(
@@ -27,3 +30,20 @@ def mlp(
         previous = width
     layers.append(nn.Linear(previous, out_dim))
     return nn.Sequential(*layers)
+
+
+class ObsNormalized(nn.Module):
+    """A network that keeps its dataset statistics as buffers, so a saved network is a whole policy."""
+
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
+
+    def register_normalizer(self, normalizer: Normalizer) -> None:
+        for name, value in normalizer.to_arrays().items():
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+
+    def normalizer(self) -> Normalizer:
+        return Normalizer.from_arrays({k: getattr(self, k).cpu().numpy() for k in STAT_NAMES})
+
+    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_mean) / self.obs_std

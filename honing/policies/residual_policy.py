@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from honing.data.normalization import STAT_NAMES, Normalizer
+from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.policies.base import Policy
-from honing.policies.networks import mlp
+from honing.policies.networks import ObsNormalized, mlp
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ResidualActorConfig:
             raise ConfigError(f"actor.action_scale must be in (0, 2], got {self.action_scale}")
 
 
-class ResidualActor(nn.Module):
+class ResidualActor(ObsNormalized):
     """[normalised obs, base action] -> residual in [-action_scale, action_scale]."""
 
     def __init__(self, config: ResidualActorConfig, obs_dim: int, act_dim: int, normalizer: Normalizer) -> None:
@@ -51,14 +51,7 @@ class ResidualActor(nn.Module):
         assert isinstance(last, nn.Linear)
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
-        for name, value in normalizer.to_arrays().items():
-            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
-
-    def normalizer(self) -> Normalizer:
-        return Normalizer.from_arrays({k: getattr(self, k).cpu().numpy() for k in STAT_NAMES})
-
-    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return (obs - self.obs_mean) / self.obs_std
+        self.register_normalizer(normalizer)
 
     def forward(self, norm_obs: torch.Tensor, base_action: torch.Tensor) -> torch.Tensor:
         return self.config.action_scale * torch.tanh(self.body(torch.cat([norm_obs, base_action], dim=-1)))
