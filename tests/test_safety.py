@@ -45,33 +45,41 @@ def test_projection_is_the_clip_to_the_intersection_and_names_what_fired() -> No
     assert verdict.fired == ["gentle", "smooth"] and not verdict.stop
     untouched = shield.check(np.zeros(6), np.array([0.1, -0.2]), previous=np.array([0.0, 0.0]))
     assert untouched.fired == [] and np.array_equal(untouched.action, np.array([0.1, -0.2], np.float32))
-    # contradicting constraints: the earlier one in the spec wins in that dimension
+    # contradicting constraints: no safe action exists, so the episode must stop
     verdict = shield.check(np.zeros(6), np.array([0.9, 0.0]), previous=np.array([-0.9, 0.0]))
-    np.testing.assert_allclose(verdict.action, [0.5, 0.0])  # smooth wanted [-1.2, -0.6]
+    assert verdict.stop and verdict.no_safe_action  # gentle allows [-.5, .5], smooth [-1.2, -.6]
 
 
-def test_workspace_lookahead_keeps_the_point_mass_in_its_box_whenever_it_can(tmp_path: Path) -> None:
-    """One-step lookahead: whenever some action in [-1, 1] keeps the next position in the box, the
-    shielded action does. (With inertia a full-speed mass can be past saving: even full braking
-    overshoots. That is the limit of a one-step lookahead, and the test counts such steps.)"""
-    task = shield_task(get_task("toy/reach"), write_spec(tmp_path / "s.yaml", TOY_BOX))
-    env = task.make_env(sparse=False)
-    raw = get_task("toy/reach").make_env(sparse=False)
-    savable = pushed_out = 0
-    for seed in range(5):
+def test_an_adversarial_policy_gets_no_violating_action_executed_and_every_intervention_counted(
+    tmp_path: Path,
+) -> None:
+    """Full throttle into the corner, every step: the shield projects what it can and stops the
+    episode when no action can keep the point mass in its box (its inertia outruns any one-step
+    correction), so not one executed action violates a constraint."""
+    gentle = {"name": "gentle", "kind": "action_bounds", "low": [-0.7], "high": [0.7]}
+    spec = write_spec(tmp_path / "s.yaml", gentle, TOY_BOX)
+    env = shield_task(get_task("toy/reach"), spec).make_env(sparse=False)
+    shield = env.shield
+    executed = violating_raw = stopped = 0
+    for seed in range(10):
         obs, _ = env.reset(seed=seed)
-        raw_obs, _ = raw.reset(seed=seed)
+        previous = None
         for _ in range(50):
-            coast = obs[:2] + 0.085 * obs[2:4]  # where the mass goes with zero action
-            can_stay = bool((np.abs(coast) <= 1.02 + 0.02).all())  # some action in [-1, 1] keeps it in
-            obs, *_ = env.step(np.array([1.0, 1.0]))  # full throttle into the corner
-            raw_obs, *_ = raw.step(np.array([1.0, 1.0]))
-            if can_stay:
-                savable += 1
-                assert (np.abs(obs[:2]) <= 1.02 + 1e-5).all()
-            pushed_out += bool((raw_obs[:2] > 1.02).any())
-    assert savable >= 40 and pushed_out > 0  # without the shield the same actions leave the box
-    assert env.counts["box"] > 0
+            raw = np.array([1.0, 1.0])
+            violating_raw += bool(shield.check(obs, raw, previous).fired)
+            next_obs, _, terminated, truncated, info = env.step(raw)
+            if info.get("shield_stopped"):
+                stopped += 1
+                break
+            executed += 1
+            assert shield.check(obs, info["shield_action"], previous).fired == []  # what ran was safe
+            assert (np.abs(next_obs[:2]) <= 1.02 + 1e-5).all()  # and the exact model kept it in the box
+            obs, previous = next_obs, info["shield_action"]
+            if terminated or truncated:
+                break
+    assert executed > 100 and stopped > 0
+    assert sum(env.counts.values()) >= violating_raw  # one count per constraint that fired, every step
+    assert env.counts["gentle"] == violating_raw  # full throttle breaks the bounds at every step
 
 
 def test_a_stop_constraint_ends_the_episode_without_executing(tmp_path: Path) -> None:

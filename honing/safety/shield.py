@@ -4,8 +4,9 @@ After *VeriGuard* (``../shared/seeds``): a policy is checked offline against a d
 and at run time every action passes a monitor before it reaches the robot. Each constraint
 turns into a per-dimension interval on the action, given the current observation and the
 previous executed action; the safe set is their intersection, and the nearest safe action is the
-clip to it. When the intersection is empty in a dimension (constraints contradict each other
-there), the earlier constraint in the spec wins.
+clip to it. When the intersection is empty (constraints contradict each other, or no action in
+[-1, 1] can keep a moving part in its box), no safe action exists: the episode is stopped, so the
+shield never executes an action that violates a constraint.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class Verdict:
     fired: list[str] = field(default_factory=list)
     """Names of the constraints the raw action violated."""
     stop: bool = False
-    """A violated constraint asks to end the episode."""
+    """A violated constraint asks to end the episode, or no safe action exists."""
+    no_safe_action: bool = False
+    """The constraints cannot all be met in this state (the reason to stop, when it is one)."""
 
 
 class Shield:
@@ -93,18 +96,18 @@ class Shield:
         action = np.asarray(action, dtype=np.float64)
         low, high = np.full(self.act_dim, -1.0), np.full(self.act_dim, 1.0)  # the env's own bounds
         verdict = Verdict(action=np.asarray(action, dtype=np.float32))
-        fixed = np.zeros(self.act_dim, dtype=bool)  # dims where an earlier rule already had to win
         for rule in self.rules:
             lo, hi = self._interval(rule, obs, previous)
             if ((action < lo - self.tol) | (action > hi + self.tol)).any():
                 verdict.fired.append(rule["c"].name)
                 verdict.stop |= rule["c"].on_violation == "stop"
             new_low, new_high = np.maximum(low, lo), np.minimum(high, hi)
-            empty = (new_low > new_high) | fixed
-            fixed |= new_low > new_high
-            low, high = np.where(empty, low, new_low), np.where(empty, high, new_high)
+            empty = new_low > new_high + self.tol
+            verdict.no_safe_action |= bool(empty.any())
+            low, high = np.where(empty, low, new_low), np.where(empty, high, new_high)  # earlier rules win
         if verdict.fired:
             verdict.action = np.clip(action, low, high).astype(np.float32)
+            verdict.stop |= verdict.no_safe_action
         return verdict
 
 
@@ -133,7 +136,7 @@ class ShieldWrapper(gym.Wrapper):
         self.counts.update(verdict.fired)
         if verdict.stop:  # end the episode without executing anything
             info = {"is_success": False, "shield": verdict.fired, "shield_stopped": True,
-                    "shield_action": verdict.action}  # fmt: skip
+                    "shield_no_safe_action": verdict.no_safe_action, "shield_action": verdict.action}  # fmt: skip
             return self.obs, 0.0, False, True, info
         self.obs, reward, terminated, truncated, info = self.env.step(verdict.action)
         self.previous = verdict.action.astype(np.float64)
