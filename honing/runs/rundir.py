@@ -7,6 +7,7 @@ Layout::
       metrics.jsonl      one JSON object per logged step
       checkpoints/       best/ and last/ policy directories, each written atomically
       state/             training-state snapshots (fine-tuning), to resume a killed run
+      tensorboard/       the same metrics as TensorBoard event files (``tensorboard --logdir runs``)
       eval/              per-episode evaluation results
 """
 
@@ -41,6 +42,7 @@ class RunDir:
 
     path: Path
     started: float = field(default_factory=time.time)
+    _writer: Any = field(default=None, repr=False)
 
     @classmethod
     def create(cls, path: str | Path, config: Any, overwrite: bool = False) -> RunDir:
@@ -93,6 +95,33 @@ class RunDir:
         record.update({k: _jsonable(v) for k, v in metrics.items()})
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        self._tensorboard(record)
+
+    def _tensorboard(self, record: dict[str, Any]) -> None:
+        """Every numeric metric as a TensorBoard scalar ``<kind>/<name>`` at the record's step.
+
+        The x axis is env steps for fine-tuning and updates for BC. A resumed run re-logs the steps
+        after its snapshot; TensorBoard shows the newest value of a repeated step.
+        """
+        step = record.get("env_steps", record.get("step"))
+        if not isinstance(step, int):
+            return
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # imported on first use: it is slow to load
+
+            self._writer = SummaryWriter(log_dir=str(self.path / "tensorboard"), flush_secs=5)
+        kind = record.get("kind", "train")
+        for name, value in record.items():
+            if name in ("kind", "step", "env_steps") or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            self._writer.add_scalar(f"{kind}/{name}", value, step, walltime=self.started + record["wall_clock_s"])
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer (metrics.jsonl needs nothing)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def write_json(self, relative: str, data: Any) -> Path:
         target = self.path / relative
