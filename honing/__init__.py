@@ -14,9 +14,18 @@ from honing._version import __version__
 from honing.config import build_config, from_dict, to_dict
 from honing.data import Dataset, Episode, Normalizer, collect_demos, load_dataset, save_dataset
 from honing.device import resolve_device
-from honing.errors import CheckpointError, ConfigError, DatasetError, HoningError, TaskError
+from honing.errors import CheckpointError, ConfigError, DatasetError, DivergenceError, HoningError, TaskError
 from honing.eval import EvalResult, evaluate, wilson_interval
-from honing.finetune import METHODS, FinetuneResult, ResidualTD3Config, finetune
+from honing.finetune import (
+    METHODS,
+    FilteredBCConfig,
+    FinetuneResult,
+    IBRLConfig,
+    ResidualTD3Config,
+    RLPDConfig,
+    finetune,
+    method_config,
+)
 from honing.policies import (
     BCConfig,
     BCPolicy,
@@ -29,6 +38,7 @@ from honing.policies import (
 )
 from honing.quickstart import QuickstartConfig, run_quickstart
 from honing.runs import RunDir, read_metrics
+from honing.safety import ShieldSpec, check_policy, load_spec, shield_task
 from honing.tasks import Task, get_task, list_tasks, register_task
 
 __all__ = [
@@ -39,21 +49,27 @@ __all__ = [
     "ConfigError",
     "Dataset",
     "DatasetError",
+    "DivergenceError",
     "Episode",
     "EvalResult",
+    "FilteredBCConfig",
     "FinetuneResult",
     "HoningError",
+    "IBRLConfig",
     "Normalizer",
     "Policy",
     "PolicyConfig",
     "QuickstartConfig",
+    "RLPDConfig",
     "ResidualTD3Config",
     "RunDir",
     "ScriptedPolicy",
+    "ShieldSpec",
     "Task",
     "TaskError",
     "__version__",
     "build_config",
+    "check_policy",
     "collect_demos",
     "evaluate",
     "finetune",
@@ -62,12 +78,15 @@ __all__ = [
     "list_tasks",
     "load_dataset",
     "load_policy",
+    "load_spec",
+    "method_config",
     "read_metrics",
     "register_task",
     "resolve_device",
     "run_quickstart",
     "save_dataset",
     "save_policy",
+    "shield_task",
     "to_dict",
     "train_bc",
     "wilson_interval",
