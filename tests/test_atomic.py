@@ -26,3 +26,16 @@ def test_atomic_write_text(tmp_path: Path) -> None:
     atomic_write_text(tmp_path / "x" / "f.json", "{}")
     assert (tmp_path / "x" / "f.json").read_text() == "{}"
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["f.json"]
+
+
+def test_a_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
+    from honing.runs.atomic import atomic_directory, recover_directory
+
+    target = tmp_path / "last"
+    with atomic_directory(target) as tmp:
+        (tmp / "weights").write_text("v1")
+    (tmp_path / ".last.old-4242").mkdir()  # what a kill right after the first rename leaves ...
+    (target / "weights").rename(tmp_path / ".last.old-4242" / "weights")
+    target.rmdir()  # ... with the new copy not yet renamed in
+    assert recover_directory(target) and (target / "weights").read_text() == "v1"
+    assert not recover_directory(target)  # nothing left to recover

@@ -28,7 +28,7 @@ from honing.policies.base import Policy
 from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
 from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
-from honing.runs.atomic import atomic_directory, sha256_file
+from honing.runs.atomic import atomic_directory, recover_directory, sha256_file
 
 FORMAT = "honing-policy"
 CONFIG_FILE = "config.json"
@@ -89,6 +89,7 @@ def resolve_policy_dir(path: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"policy path {str(path)!r} does not exist")
     for candidate in (path, path / "checkpoints" / "best", path / "checkpoints" / "last"):
+        recover_directory(candidate)  # a kill mid-replacement leaves the previous copy aside
         if (candidate / CONFIG_FILE).is_file():
             return candidate
     raise CheckpointError(

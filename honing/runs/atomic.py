@@ -67,6 +67,22 @@ def fsync_tree(root: Path) -> None:
         _fsync_dir(Path(dirpath))
 
 
+def recover_directory(path: Path) -> bool:
+    """Undo a replacement a kill interrupted: `path` missing but its moved-aside copy present.
+
+    :func:`atomic_directory` moves the old directory aside, then renames the new one in; a kill
+    between the two renames leaves only ``.<name>.old-<pid>``. Put the newest such copy back.
+    """
+    path = Path(path)
+    if path.exists() or not path.parent.is_dir():
+        return False
+    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not aside:
+        return False
+    os.replace(aside[-1], path)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yield a temporary directory; on success it replaces `path` as a whole.
@@ -76,6 +92,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_directory(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     umask = os.umask(0)
     os.umask(umask)
