@@ -72,6 +72,11 @@ def test_resume_refuses_a_changed_config_and_a_missing_run(weak_base: tuple[Path
         finetune(base, "toy/reach", demos, method="rlpd", out=tmp_path / "run", resume=True)
     with pytest.raises(HoningError, match="not a fine-tuning run directory"):
         finetune(base, "toy/reach", demos, out=tmp_path / "nowhere", resume=True)
+    from honing.data import collect_demos
+
+    collect_demos("toy/reach", episodes=3, noise=0.1, seed=5, out=tmp_path / "other-demos")
+    with pytest.raises(HoningError, match="the demonstrations or the base policy differ"):
+        finetune(base, "toy/reach", tmp_path / "other-demos", out=tmp_path / "run", resume=True)
 
 
 def test_a_corrupt_newest_snapshot_falls_back_to_the_previous_one(weak_base: tuple[Path, Path], tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ deterministic), which also replays the base policy's chunk queue.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ import torch
 from honing import seeding
 from honing.data.episodes import Episode
 from honing.data.normalization import Normalizer
-from honing.errors import DivergenceError
+from honing.errors import DivergenceError, HoningError
 from honing.finetune.common import OffPolicyConfig
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
@@ -81,6 +82,8 @@ class OffPolicyRun:
         demo = demo_transitions(demos, demo_base, normalizer, config.n_step, config.gamma)
         self.demo_buffer = ReplayBuffer(len(demo), base.obs_dim, base.act_dim, agent.device)
         self.demo_buffer.add(demo)
+        # the demo buffer is rebuilt, not stored, on resume: its digest proves it came out the same
+        self.demo_digest = hashlib.sha256(b"".join(t.cpu().numpy().tobytes() for t in self.demo_buffer.data.values()))
         self.online = ReplayBuffer(min(config.buffer_size, config.steps), base.obs_dim, base.act_dim, agent.device)
         self.accumulator = NStepAccumulator(config.n_step, config.gamma)
         self.tracker.say(f"demo buffer: {len(demo)} transitions from {len(demos)} episodes; "
@@ -230,12 +233,18 @@ class OffPolicyRun:
             "shield_counts": self.shield_counts,
             "tracker": self.tracker.state(),
             "metrics_lines": self.run.metric_lines(),
+            "demo_digest": self.demo_digest.hexdigest(),
         }
         snap.save_snapshot(self.run.path / "state", self.step, tensors, meta)
 
     def restore(self, snapshot: snap.Snapshot) -> None:
         """Continue from `snapshot`: every counter, buffer, RNG and network as it was."""
         tensors, meta = snapshot.tensors, snapshot.meta
+        if meta["demo_digest"] != self.demo_digest.hexdigest():
+            raise HoningError(
+                f"the demonstrations or the base policy differ from those {snapshot.path.parent.parent} started with "
+                "(the rebuilt demo buffer does not match); resume with the original dataset and base"
+            )
         agent: Any = self.agent
         for name in agent.snapshot_modules:
             value = getattr(agent, name)
