@@ -326,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
         "violate each constraint of a spec, on the dataset's states and on its own rollouts. Online, pass "
         "--shield SPEC to 'honing eval' or '--set shield=SPEC' to 'honing finetune'.",
     )
-    shield = p.add_subparsers(dest="shield_command", required=True, metavar="COMMAND")
+    shield = p.add_subparsers(
+        dest="shield_command", required=True, metavar="COMMAND", help="the shield command to run: check"
+    )
     what = "violation rates of a policy's raw (unshielded) actions, per constraint"
     p = shield.add_parser("check", help=what, description=what[0].upper() + what[1:] + ".")
     p.add_argument("spec", help="shield spec (YAML)")

@@ -10,10 +10,16 @@ import pytest
 from honing.cli import build_parser, main
 
 
-def subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+def subcommands(parser: argparse.ArgumentParser | None = None, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every (nested) subcommand, e.g. 'bc' and 'shield check'."""
+    parser = parser or build_parser()
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[prefix + name] = sub
+                found.update(subcommands(sub, prefix + name + " "))
+    return found
 
 
 def test_every_option_is_described_in_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,8 +35,9 @@ def test_every_option_is_described_in_help(capsys: pytest.CaptureFixture[str]) -
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("tasks", "demos", "bc", "eval", "quickstart"):
+    for name in ("tasks", "demos", "bc", "eval", "finetune", "shield", "quickstart"):
         assert name in out
+    assert "shield check" in subcommands()
 
 
 def test_tasks_lists_every_family(capsys: pytest.CaptureFixture[str]) -> None:
