@@ -33,7 +33,7 @@ from honing.runs.snapshot import load_latest_snapshot
 
 CONFIG: dict[str, Any] = {"learning_starts": 300, "critic_warmup": 200, "batch_size": 32, "critic_hidden_dims": [32],
                           "actor": {"hidden_dims": [32]}, "eval_every": 400, "eval_episodes": 5,
-                          "final_eval_episodes": 10, "snapshot_every": 100, "log_every": 100,
+                          "final_eval_episodes": 10, "snapshot_every": 100, "log_every": 50,
                           "device": "cpu"}  # fmt: skip
 """A small residual-td3 config: seconds per run, yet every part of the state (warm-up, critic-only
 updates, actor updates, evaluations, snapshots) is crossed many times."""
@@ -70,7 +70,9 @@ def kill_and_resume(base: Path, demos: Path, out: Path, kills: int, seed: int, s
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if len(landed) < kills:
             _wait_for_progress(out, process, first=not landed)
-            time.sleep(rng.uniform(0.0, 1.0))  # then a random moment: mid-update, mid-eval, mid-snapshot ...
+            # then a random moment (mid-update, mid-eval, mid-snapshot ...) short enough that a run makes
+            # at most about one snapshot of progress per kill, so 20 kills fit in the budget on any machine
+            time.sleep(rng.uniform(0.0, 0.3))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
