@@ -24,6 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
 from honing.data import collect_demos
 from honing.finetune import finetune, method_config
@@ -64,7 +66,9 @@ def kill_and_resume(base: Path, demos: Path, out: Path, kills: int, seed: int, s
             if k not in ("device", "actor")] + ["--set=actor.hidden_dims=[32]"]  # fmt: skip
     command = _cli("finetune", str(base), "--demos", str(demos), "--steps", str(steps), "--out", str(out),
                    "--device", "cpu", "--quiet", *sets)  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the same thread count as this process: float reductions split over threads round differently,
+    # so only equal thread counts give bit-identical numbers
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     landed: list[int] = []
     while True:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
