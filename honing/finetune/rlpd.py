@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -135,6 +134,3 @@ class RLPD:
             self.actor_updates += 1
             metrics.update(actor_loss=actor_loss.item(), alpha=alpha.item(), entropy=-log_prob.mean().item())
         return metrics
-
-    def state(self) -> dict[str, Any]:
-        return {"critic_updates": self.critic_updates, "actor_updates": self.actor_updates}

@@ -8,7 +8,6 @@ parameter lists, RNGs, counters, what a snapshot saves) is here once.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import numpy as np
 import torch
@@ -81,6 +80,3 @@ class TD3Learner:
             metrics.update(actor_loss=actor_loss.item(), **actor_metrics)
         polyak(self.critic_target_params, self.critic_params, cfg.tau)
         return metrics
-
-    def state(self) -> dict[str, Any]:
-        return {"critic_updates": self.critic_updates, "actor_updates": self.actor_updates}
