@@ -2,6 +2,7 @@
 
 from honing.finetune.api import finetune, get_method, method_config
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig, TD3Config
+from honing.finetune.demo_reg import DemoRegConfig
 from honing.finetune.filtered_bc import FilteredBCConfig
 from honing.finetune.ibrl import IBRLConfig
 from honing.finetune.methods import METHODS
@@ -12,6 +13,7 @@ from honing.finetune.tracker import CurvePoint, FinetuneResult
 __all__ = [
     "METHODS",
     "CurvePoint",
+    "DemoRegConfig",
     "FilteredBCConfig",
     "FinetuneConfig",
     "FinetuneResult",

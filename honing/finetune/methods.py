@@ -10,6 +10,7 @@ import torch
 
 from honing.data.dataset import Dataset
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig
+from honing.finetune.demo_reg import DemoReg, DemoRegConfig
 from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
 from honing.finetune.ibrl import IBRL, IBRLConfig
 from honing.finetune.loop import run_off_policy
@@ -79,6 +80,12 @@ METHODS: dict[str, Method] = {
             "baseline: roll out, keep the successes, retrain BC on demos + successes, repeat",
             FilteredBCConfig,
             _filtered_bc,
+        ),
+        Method(
+            "demo-reg",
+            "TD3 whose actor is pulled towards the BC policy (TD3+BC regulariser, optional decay); deploys alone",
+            DemoRegConfig,
+            off_policy(DemoReg),
         ),
     )
 }
