@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "best validation loss is kept in RUN_DIR/checkpoints/best.",
     )
     p.add_argument("dataset", help="dataset directory (from 'honing demos' or an import)")
-    p.add_argument("--policy", choices=["mlp", "chunked"], default=None, help="policy kind (default mlp)")
+    p.add_argument("--policy", choices=["mlp", "chunked", "diffusion"], default=None, help="policy kind (default mlp)")
     p.add_argument("--steps", type=_positive_int, default=None, help="maximum updates (default 3000)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--task", default=None, help="check the dataset against this task id")
@@ -350,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--demos", type=_positive_int, default=20, help="demonstrations to collect (default 20)")
     p.add_argument("--noise", type=_non_negative_float, default=0.3, help="demo action noise std (default 0.3)")
-    p.add_argument("--policy", choices=["mlp", "chunked"], default="mlp", help="BC policy kind (default mlp)")
+    p.add_argument(
+        "--policy", choices=["mlp", "chunked", "diffusion"], default="mlp", help="BC policy kind (default mlp)"
+    )
     p.add_argument("--bc-steps", type=_positive_int, default=3000, help="maximum BC updates (default 3000)")
     p.add_argument("--eval-episodes", type=_positive_int, default=50, help="evaluation episodes (default 50)")
     p.add_argument(

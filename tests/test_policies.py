@@ -10,8 +10,9 @@ import torch
 from honing.data import Dataset, Normalizer, load_dataset
 from honing.errors import CheckpointError, DatasetError
 from honing.eval import evaluate
-from honing.policies import BCConfig, BCNetwork, BCPolicy, PolicyConfig, load_policy, save_policy, train_bc
+from honing.policies import BCConfig, BCPolicy, PolicyConfig, load_policy, save_policy, train_bc
 from honing.policies.bc import chunk_targets, split_episodes
+from honing.policies.bc_policy import build_bc_network
 from honing.runs import read_metrics
 
 
@@ -39,7 +40,7 @@ def make_policy(
         np.zeros(act_dim, np.float32),
         np.full(act_dim, 0.3, np.float32),
     )
-    return BCPolicy(BCNetwork(config, obs_dim, act_dim, stats), torch.device("cpu"))
+    return BCPolicy(build_bc_network(config, obs_dim, act_dim, stats), torch.device("cpu"))
 
 
 class CountingPolicy:
@@ -90,7 +91,7 @@ def test_temporal_ensemble_averages_overlapping_predictions() -> None:
     np.testing.assert_allclose(policy.act(observations[0])[0], chunks[0][0], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "chunked"])
+@pytest.mark.parametrize("kind", ["mlp", "chunked", "diffusion"])
 def test_checkpoint_round_trip_gives_same_actions(kind: str, tmp_path: Path) -> None:
     policy = make_policy(kind=kind)
     save_policy(policy, tmp_path / "p", extra={"task_id": "toy/reach"})

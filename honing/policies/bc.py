@@ -24,14 +24,15 @@ from honing.data.dataset import Dataset, check_dataset_task, load_dataset
 from honing.data.episodes import Episode
 from honing.device import resolve_device
 from honing.errors import ConfigError, DatasetError
-from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
+from honing.policies.bc_policy import BCPolicy, PolicyConfig, build_bc_network
 from honing.policies.checkpoint import save_policy
 from honing.runs.rundir import RunDir
 
 
 @dataclass
 class BCConfig:
-    """Behavior cloning: MSE between predicted and demonstrated (normalised) action chunks."""
+    """Behavior cloning on (normalised) action chunks: the squared error of the predicted chunk, or
+    for ``policy.kind=diffusion`` DDPM's noise-prediction loss."""
 
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Network architecture (``policy.kind=chunked`` for action chunking)."""
@@ -142,7 +143,8 @@ def train_bc(
 
     train_obs, train_act = tensors(train_eps)
     val_obs, val_act = tensors(val_eps)
-    network = BCNetwork(config.policy, dataset.obs_dim, dataset.act_dim, normalizer).to(device)
+    network = build_bc_network(config.policy, dataset.obs_dim, dataset.act_dim, normalizer).to(device)
+    noise = torch.Generator().manual_seed(config.seed)  # diffusion timesteps and noise (unused otherwise)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     run = None
@@ -161,8 +163,8 @@ def train_bc(
 
     def validation_loss() -> float:
         network.eval()
-        with torch.no_grad():
-            loss = torch.nn.functional.mse_loss(network(val_obs), val_act).item()
+        with torch.no_grad():  # the same noise every time: validation losses compare across updates
+            loss = network.loss(val_obs, val_act, torch.Generator().manual_seed(config.seed + 1)).item()
         network.train()
         return loss
 
@@ -185,7 +187,7 @@ def train_bc(
     step = 0
     for step in range(1, config.steps + 1):
         index = torch.as_tensor(generator.integers(0, len(train_obs), size=config.batch_size), device=device)
-        loss = torch.nn.functional.mse_loss(network(train_obs[index]), train_act[index])
+        loss = network.loss(train_obs[index], train_act[index], noise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

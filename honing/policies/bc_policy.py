@@ -1,66 +1,26 @@
-"""Behavior-cloning policies: an MLP, and an action-chunking MLP with a per-env action queue.
+"""Behavior-cloning policies: an MLP, an action-chunking MLP, and a diffusion policy, all queued.
 
-Both are one network mapping a normalised observation to H normalised actions: the plain MLP
-is the H = 1, k = 1 case. A chunked policy predicts H actions, executes the first k from a
-per-env queue (refilled when empty), or with temporal ensembling re-plans every step and
-averages all still-valid predictions for the current step (older ones weigh more, as in ACT).
+Each maps a normalised observation to H normalised actions: the plain MLP is the H = 1, k = 1
+case, the diffusion policy samples its chunk by DDIM from an initial noise. A chunked policy
+predicts H actions, executes the first k from a per-env queue (refilled when empty), or with
+temporal ensembling re-plans every step and averages all still-valid predictions for the
+current step (older ones weigh more, as in ACT).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from honing.data.normalization import Normalizer
-from honing.errors import ConfigError
+from honing.policies.diffusion import DiffusionNetwork
 from honing.policies.networks import ObsNormalized, mlp
+from honing.policies.policy_config import PolicyConfig
 
-
-@dataclass
-class PolicyConfig:
-    """Architecture of a BC policy (stored in the checkpoint's config.json)."""
-
-    kind: Literal["mlp", "chunked"] = "mlp"
-    """``mlp`` predicts one action; ``chunked`` predicts ``chunk_horizon`` actions (action chunking)."""
-    hidden_dims: tuple[int, ...] = (256, 256)
-    """Widths of the hidden layers."""
-    layer_norm: bool = True
-    """LayerNorm after each hidden layer (stabilises training on small datasets)."""
-    dropout: float = 0.1
-    """Dropout after each hidden layer: regularises BC on a handful of demos."""
-    chunk_horizon: int = 8
-    """H: actions predicted per query (chunked only)."""
-    chunk_execute: int = 4
-    """k: actions executed from each chunk before re-planning (chunked only)."""
-    temporal_ensemble: bool = False
-    """Re-plan every step and average overlapping predictions (chunked only; ignores k)."""
-    ensemble_decay: float = 0.01
-    """m in w = exp(m * age): how much more older predictions weigh in the ensemble."""
-
-    @property
-    def horizon(self) -> int:
-        return 1 if self.kind == "mlp" else self.chunk_horizon
-
-    @property
-    def execute(self) -> int:
-        return 1 if self.kind == "mlp" else self.chunk_execute
-
-    def validate(self) -> None:
-        if not self.hidden_dims or min(self.hidden_dims) <= 0:
-            raise ConfigError(f"hidden_dims must be positive widths, got {self.hidden_dims}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.kind == "chunked":
-            if self.chunk_horizon < 1:
-                raise ConfigError(f"chunk_horizon must be >= 1, got {self.chunk_horizon}")
-            if not 1 <= self.chunk_execute <= self.chunk_horizon:
-                raise ConfigError(
-                    f"chunk_execute must be in [1, chunk_horizon={self.chunk_horizon}], got {self.chunk_execute}"
-                )
+__all__ = ["BCModel", "BCNetwork", "BCPolicy", "DiffusionNetwork", "PolicyConfig", "build_bc_network"]
 
 
 class BCNetwork(ObsNormalized):
@@ -76,17 +36,36 @@ class BCNetwork(ObsNormalized):
         """(B, obs_dim) normalised observations -> (B, H, act_dim) normalised actions."""
         return self.body(norm_obs).view(-1, self.config.horizon, self.act_dim)
 
+    def loss(self, norm_obs: torch.Tensor, norm_chunks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Squared error to the demonstrated (normalised) chunks; `generator` is unused (no sampling)."""
+        return nn.functional.mse_loss(self(norm_obs), norm_chunks)
+
     @torch.no_grad()
-    def predict(self, obs: torch.Tensor) -> torch.Tensor:
-        """Raw observations -> raw action chunks in [-1, 1]."""
+    def predict(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw observations -> raw action chunks in [-1, 1] (`noise` is for diffusion policies only)."""
         actions = self(self.normalize_obs(obs)) * self.act_std + self.act_mean
         return actions.clamp(-1.0, 1.0)
 
 
-class BCPolicy:
-    """A trained BC network behind the :class:`~honing.policies.base.Policy` protocol."""
+BCModel = BCNetwork | DiffusionNetwork
+"""Any BC network: ``loss`` trains it, ``predict`` gives raw action chunks."""
 
-    def __init__(self, network: BCNetwork, device: torch.device | None = None) -> None:
+
+def build_bc_network(config: PolicyConfig, obs_dim: int, act_dim: int, normalizer: Normalizer) -> BCModel:
+    """The network for `config.kind`: a direct regressor, or a denoiser for ``diffusion``."""
+    if config.kind == "diffusion":
+        return DiffusionNetwork(config, obs_dim, act_dim, normalizer)
+    return BCNetwork(config, obs_dim, act_dim, normalizer)
+
+
+class BCPolicy:
+    """A trained BC network behind the :class:`~honing.policies.base.Policy` protocol.
+
+    A diffusion policy draws its initial noise from its own generator, reseeded at every full
+    ``reset()``, so evaluations are reproducible; :meth:`predict_chunk` takes the noise explicitly.
+    """
+
+    def __init__(self, network: BCModel, device: torch.device | None = None, seed: int = 0) -> None:
         self.network = network.eval()
         self.device = device or next(network.parameters()).device
         self.network.to(self.device)
@@ -96,6 +75,8 @@ class BCPolicy:
         self._queue_left = np.zeros(0, dtype=np.int64)
         self._chunks: np.ndarray | None = None  # (B, H, H, A) recent chunks (ensembling)
         self._ages = np.zeros((0, 0), dtype=np.int64)
+        self.seed = seed
+        self._generator = torch.Generator().manual_seed(seed)
 
     @property
     def horizon(self) -> int:
@@ -112,15 +93,28 @@ class BCPolicy:
         """Forget queued actions (all envs, or just `env_ids`): an episode never inherits another's plan."""
         if self._queue is None or env_ids is None:
             self._queue = None
+            self._generator.manual_seed(self.seed)
             return
         ids = np.asarray(list(env_ids), dtype=np.int64)
         self._queue_left[ids] = 0
         self._ages[ids] = self.config.horizon
 
-    def predict_chunk(self, obs: np.ndarray) -> np.ndarray:
-        """(B, obs_dim) raw observations -> (B, H, act_dim) raw actions, no queue involved."""
+    def predict_chunk(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """(B, obs_dim) raw observations -> (B, H, act_dim) raw actions, no queue involved.
+
+        For a diffusion policy, `noise` (B, H, act_dim) is DDIM's initial noise; None draws it
+        (std ``sample_noise``) from the policy's generator.
+        """
         tensor = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
-        return self.network.predict(tensor).cpu().numpy()
+        noise_t = None
+        if isinstance(self.network, DiffusionNetwork):
+            if noise is None:
+                shape = (len(tensor), *self.network.noise_shape)
+                noise_t = torch.randn(shape, generator=self._generator) * self.config.sample_noise
+            else:
+                noise_t = torch.as_tensor(np.asarray(noise, dtype=np.float32))
+            noise_t = noise_t.to(self.device)
+        return self.network.predict(tensor, noise_t).cpu().numpy()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)

@@ -25,7 +25,7 @@ from honing.device import resolve_device
 from honing.errors import CheckpointError, HoningError
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
-from honing.policies.bc_policy import BCNetwork, BCPolicy, PolicyConfig
+from honing.policies.bc_policy import BCNetwork, BCPolicy, DiffusionNetwork, PolicyConfig, build_bc_network
 from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 from honing.runs.atomic import atomic_directory, recover_directory, sha256_file
@@ -38,7 +38,7 @@ BASE_SUBDIR = "base"
 
 def _contents(policy: Policy | nn.Module) -> tuple[nn.Module, dict[str, Any], Policy | None]:
     """(module whose weights are saved, config entries, nested base policy or None)."""
-    if isinstance(policy, (BCPolicy, BCNetwork)):
+    if isinstance(policy, (BCPolicy, BCNetwork, DiffusionNetwork)):
         network = policy.network if isinstance(policy, BCPolicy) else policy
         return network, {"policy_type": "bc", "policy": to_dict(network.config)}, None
     if isinstance(policy, ResidualPolicy):
@@ -147,7 +147,9 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
         obs_dim, act_dim = int(config["obs_dim"]), int(config["act_dim"])
         placeholder = Normalizer.identity(obs_dim, act_dim)  # real statistics come with the weights
         if kind == "bc":
-            network: nn.Module = BCNetwork(from_dict(PolicyConfig, config["policy"]), obs_dim, act_dim, placeholder)
+            policy_config = from_dict(PolicyConfig, config["policy"])
+            policy_config.validate()
+            network: nn.Module = build_bc_network(policy_config, obs_dim, act_dim, placeholder)
         elif kind == "residual":
             network = ResidualActor(from_dict(ResidualActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
         elif kind == "actor":
@@ -166,7 +168,7 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
         raise CheckpointError(f"checkpoint {directory} has an invalid {CONFIG_FILE} ({exc})") from None
     _load_weights(directory, network, config.get("sha256"))
     network.to(device)
-    if isinstance(network, BCNetwork):
+    if isinstance(network, (BCNetwork, DiffusionNetwork)):
         return BCPolicy(network, device)
     if isinstance(network, Actor):
         return ActorPolicy(network, device)
