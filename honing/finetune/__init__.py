@@ -6,6 +6,7 @@ from honing.finetune.demo_reg import DemoRegConfig
 from honing.finetune.filtered_bc import FilteredBCConfig
 from honing.finetune.ibrl import IBRLConfig
 from honing.finetune.methods import METHODS
+from honing.finetune.residual_ppo import ResidualPPOConfig
 from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
 from honing.finetune.rlpd import RLPDConfig
 from honing.finetune.tracker import CurvePoint, FinetuneResult
@@ -20,6 +21,7 @@ __all__ = [
     "IBRLConfig",
     "OffPolicyConfig",
     "RLPDConfig",
+    "ResidualPPOConfig",
     "ResidualTD3",
     "ResidualTD3Config",
     "TD3Config",

@@ -14,6 +14,7 @@ from honing.finetune.demo_reg import DemoReg, DemoRegConfig
 from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
 from honing.finetune.ibrl import IBRL, IBRLConfig
 from honing.finetune.loop import run_off_policy
+from honing.finetune.residual_ppo import ResidualPPOConfig, run_residual_ppo
 from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
 from honing.finetune.rlpd import RLPD, RLPDConfig
 from honing.finetune.tracker import FinetuneResult, Say
@@ -86,6 +87,12 @@ METHODS: dict[str, Method] = {
             "TD3 whose actor is pulled towards the BC policy (TD3+BC regulariser, optional decay); deploys alone",
             DemoRegConfig,
             off_policy(DemoReg),
+        ),
+        Method(
+            "residual-ppo",
+            "ResiP: PPO learns a Gaussian residual on the frozen base over a vector of envs (GAE, clip, KL stop)",
+            ResidualPPOConfig,
+            run_residual_ppo,
         ),
     )
 }
