@@ -3,6 +3,7 @@
 from honing.finetune.api import finetune, get_method, method_config
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig, TD3Config
 from honing.finetune.demo_reg import DemoRegConfig
+from honing.finetune.dsrl import DSRLConfig
 from honing.finetune.filtered_bc import FilteredBCConfig
 from honing.finetune.ibrl import IBRLConfig
 from honing.finetune.methods import METHODS
@@ -14,6 +15,7 @@ from honing.finetune.tracker import CurvePoint, FinetuneResult
 __all__ = [
     "METHODS",
     "CurvePoint",
+    "DSRLConfig",
     "DemoRegConfig",
     "FilteredBCConfig",
     "FinetuneConfig",

@@ -67,6 +67,8 @@ def finetune(
         base_source = str(resolve_policy_dir(base))  # type: ignore[arg-type]
         base = load_policy(base_source, device=str(device))  # type: ignore[arg-type]
     assert isinstance(base, Policy)
+    if spec.check_base is not None:
+        spec.check_base(base)
     obs_dim, act_dim = task_obj.spaces()
     if (base.obs_dim, base.act_dim) != (obs_dim, act_dim):
         raise HoningError(

@@ -28,6 +28,7 @@ from honing.finetune.tracker import FinetuneResult, RunTracker, Say
 from honing.policies.base import Policy
 from honing.policies.bc import BCConfig, train_bc
 from honing.policies.bc_policy import BCPolicy
+from honing.policies.dsrl_policy import DSRLPolicy
 from honing.runs import snapshot as snap
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
@@ -71,16 +72,22 @@ def _unpack_episodes(lengths: list[int], tensors: dict[str, torch.Tensor]) -> li
     return episodes
 
 
+def bc_base(base: Policy) -> BCPolicy:
+    """The base as a BC policy (its architecture is retrained), or a clear error."""
+    if not isinstance(base, BCPolicy) or isinstance(base, DSRLPolicy):  # a DSRL policy's actor would be lost
+        raise HoningError(
+            f"filtered-bc retrains a BC policy from scratch, but the base is a {type(base).__name__}; "
+            "give it a base written by 'honing bc'"
+        )
+    return base
+
+
 def run_filtered_bc(
     base: Policy, task: Task, demos: Dataset, config: FilteredBCConfig, run: RunDir | None, say: Say | None,
     resume: bool = False,
 ) -> FinetuneResult:  # fmt: skip
     """Rounds of rollouts and retraining; a snapshot after every round makes a killed run resumable."""
-    if not isinstance(base, BCPolicy):
-        raise HoningError(
-            f"filtered-bc retrains a BC policy from scratch, but the base is a {type(base).__name__}; "
-            "give it a base written by 'honing bc'"
-        )
+    base = bc_base(base)
     tracker = RunTracker(task, base, config, run, say)
     rng = seeding.rng(config.seed, "train")
     noise_rng = seeding.rng(config.seed, "noise")

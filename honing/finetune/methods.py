@@ -11,7 +11,8 @@ import torch
 from honing.data.dataset import Dataset
 from honing.finetune.common import FinetuneConfig, OffPolicyConfig
 from honing.finetune.demo_reg import DemoReg, DemoRegConfig
-from honing.finetune.filtered_bc import FilteredBCConfig, run_filtered_bc
+from honing.finetune.dsrl import DSRLConfig, diffusion_base, run_dsrl
+from honing.finetune.filtered_bc import FilteredBCConfig, bc_base, run_filtered_bc
 from honing.finetune.ibrl import IBRL, IBRLConfig
 from honing.finetune.loop import run_off_policy
 from honing.finetune.residual_ppo import ResidualPPOConfig, run_residual_ppo
@@ -31,6 +32,8 @@ class Method:
     description: str
     config_cls: type[FinetuneConfig]
     run: Runner
+    check_base: Callable[[Policy], object] | None = None
+    """Raises a clear error for a base the method cannot use, before any run directory is made."""
 
 
 def off_policy(agent_cls: Callable[..., Any]) -> Runner:
@@ -81,6 +84,7 @@ METHODS: dict[str, Method] = {
             "baseline: roll out, keep the successes, retrain BC on demos + successes, repeat",
             FilteredBCConfig,
             _filtered_bc,
+            bc_base,
         ),
         Method(
             "demo-reg",
@@ -93,6 +97,13 @@ METHODS: dict[str, Method] = {
             "ResiP: PPO learns a Gaussian residual on the frozen base over a vector of envs (GAE, clip, KL stop)",
             ResidualPPOConfig,
             run_residual_ppo,
+        ),
+        Method(
+            "dsrl",
+            "DSRL-NA: SAC in a diffusion base's initial-noise space (Q^A on executed chunks, Q^W distilled)",
+            DSRLConfig,
+            run_dsrl,
+            diffusion_base,
         ),
     )
 }

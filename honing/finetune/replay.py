@@ -76,13 +76,16 @@ class NStepAccumulator:
 class ReplayBuffer:
     """Preallocated ring buffer of n-step transitions on the training device."""
 
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int, device: torch.device) -> None:
+    def __init__(
+        self, capacity: int, obs_dim: int, act_dim: int, device: torch.device, base_dim: int | None = None
+    ) -> None:
+        """`base_dim` (default `act_dim`) is the width of the cached base actions; 0 for methods with none."""
         self.capacity, self.device = capacity, device
-        shapes = {"obs": obs_dim, "next_obs": obs_dim, "action": act_dim, "base_action": act_dim,
-                  "next_base_action": act_dim, "reward": 0, "discount": 0}  # fmt: skip
+        base = act_dim if base_dim is None else base_dim
+        shapes = {"obs": (obs_dim,), "next_obs": (obs_dim,), "action": (act_dim,), "base_action": (base,),
+                  "next_base_action": (base,), "reward": (), "discount": ()}  # fmt: skip
         self.data = {
-            name: torch.zeros((capacity, dim) if dim else (capacity,), dtype=torch.float32, device=device)
-            for name, dim in shapes.items()
+            name: torch.zeros((capacity, *shape), dtype=torch.float32, device=device) for name, shape in shapes.items()
         }
         self.size = 0
         self.position = 0

@@ -26,6 +26,7 @@ from honing.errors import CheckpointError, HoningError
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.bc_policy import BCNetwork, BCPolicy, DiffusionNetwork, PolicyConfig, build_bc_network
+from honing.policies.dsrl_policy import DSRLPolicy
 from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 from honing.runs.atomic import atomic_directory, recover_directory, sha256_file
@@ -38,6 +39,10 @@ BASE_SUBDIR = "base"
 
 def _contents(policy: Policy | nn.Module) -> tuple[nn.Module, dict[str, Any], Policy | None]:
     """(module whose weights are saved, config entries, nested base policy or None)."""
+    if isinstance(policy, DSRLPolicy):  # before BCPolicy, which it extends
+        entries = {"policy_type": "dsrl", "actor": to_dict(policy.actor.config), "act_dim": policy.act_dim,
+                   "noise_dim": policy.actor.act_dim, "action_magnitude": policy.magnitude}  # fmt: skip
+        return policy.actor, entries, BCPolicy(policy.network, policy.device)
     if isinstance(policy, (BCPolicy, BCNetwork, DiffusionNetwork)):
         network = policy.network if isinstance(policy, BCPolicy) else policy
         return network, {"policy_type": "bc", "policy": to_dict(network.config)}, None
@@ -50,7 +55,10 @@ def _contents(policy: Policy | nn.Module) -> tuple[nn.Module, dict[str, Any], Po
         entries = {"policy_type": "ibrl", "actor": to_dict(networks.actor.config),
                    "critic": to_dict(networks.critic_config)}  # fmt: skip
         return networks, entries, policy.base
-    raise CheckpointError(f"cannot save a {type(policy).__name__}: honing saves BC, residual, actor and IBRL policies")
+    raise CheckpointError(
+        f"cannot save a {type(policy).__name__}: honing saves BC (MLP, chunked, diffusion), residual, actor, "
+        "IBRL and DSRL policies"
+    )
 
 
 def _write_into(directory: Path, policy: Policy | nn.Module, extra: dict[str, Any] | None) -> None:
@@ -154,6 +162,9 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
             network = ResidualActor(from_dict(ResidualActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
         elif kind == "actor":
             network = Actor(from_dict(ActorConfig, config["actor"]), obs_dim, act_dim, placeholder)
+        elif kind == "dsrl":
+            network = Actor(from_dict(ActorConfig, config["actor"]), obs_dim, int(config["noise_dim"]), placeholder)
+            magnitude = float(config["action_magnitude"])
         elif kind == "ibrl":
             actor_config = from_dict(ActorConfig, config["actor"])
             critic_config = from_dict(CriticConfig, config["critic"])
@@ -170,13 +181,18 @@ def _load_from(directory: Path, config: dict[str, Any], device: torch.device) ->
     network.to(device)
     if isinstance(network, (BCNetwork, DiffusionNetwork)):
         return BCPolicy(network, device)
-    if isinstance(network, Actor):
+    if isinstance(network, Actor) and kind == "actor":
         return ActorPolicy(network, device)
     base = load_policy(directory / BASE_SUBDIR, device=str(device))
     if (base.obs_dim, base.act_dim) != (obs_dim, act_dim):
         raise CheckpointError(f"checkpoint {directory}: its base policy has other dims than the policy on top")
     if isinstance(network, IBRLNetworks):
         return IBRLPolicy(base, network, device)
+    if kind == "dsrl":
+        assert isinstance(network, Actor)
+        if not isinstance(base, BCPolicy) or not isinstance(base.network, DiffusionNetwork):
+            raise CheckpointError(f"checkpoint {directory}: a dsrl policy needs a diffusion base under base/")
+        return DSRLPolicy(base.network, network, magnitude, device)
     assert isinstance(network, ResidualActor)
     return ResidualPolicy(base, network, device)
 

@@ -38,9 +38,11 @@ class PolicyConfig:
     """DDIM steps per sampled chunk, at most ``diffusion_steps`` (diffusion only): fewer is faster."""
     time_embed_dim: int = 32
     """Width of the sinusoidal timestep embedding fed to the denoiser (diffusion only)."""
-    sample_noise: float = 1.0
-    """Std of the initial noise when the policy acts on its own: 1 samples as trained (the policy is
-    stochastic, reproducible from its seed at every full reset), 0 always starts DDIM from zeros (diffusion only)."""
+    sample_noise: float = 0.0
+    """Std of the initial noise when the policy acts on its own. 0 (default) always starts DDIM from
+    zeros: deterministic, and measured at least as good as sampling on toy/reach (BC on 10 noisy
+    demos: 70% vs 23%; on 50 clean demos after 1 500 updates: 100% vs 56%). 1 samples N(0, I) as in
+    training, reproducibly from the policy's seed at every full reset (diffusion only)."""
 
     @property
     def horizon(self) -> int:
