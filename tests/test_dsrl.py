@@ -75,3 +75,13 @@ def test_dsrl_refuses_a_base_that_is_not_a_diffusion_policy(weak_base: tuple[Pat
         finetune(base_dir, "toy/reach", demos, method="dsrl", config=method_config("dsrl", SMALL))
     with pytest.raises(ConfigError, match="n_step must be 1"):
         DSRLConfig(n_step=3).validate()
+
+
+def test_dsrl_improves_a_weak_diffusion_base_on_toy_reach(diffusion_base: tuple[Path, Path]) -> None:
+    base_dir, demos = diffusion_base
+    values = {"steps": 20_000, "learning_starts": 1000, "batch_size": 64, "critic_hidden_dims": [64, 64],
+              "noise_critic_hidden_dims": [64, 64], "actor": {"hidden_dims": [64, 64]}, "action_magnitude": 0.75,
+              "eval_every": 5000, "eval_episodes": 20, "final_eval_episodes": 100, "device": "cpu"}  # fmt: skip
+    result = finetune(base_dir, "toy/reach", demos, method="dsrl", config=method_config("dsrl", values))
+    # Measured: 53% -> 75% on the same 100 episodes (UTD 2: 73%; target entropy -16: 73%; magnitude 1.5: 42%)
+    assert result.honed_eval.success_rate >= result.base_eval.success_rate + 0.10

@@ -53,7 +53,8 @@ class DSRLConfig(OffPolicyConfig):
     actor: ActorConfig = field(default_factory=ActorConfig)
     """Gaussian noise-space actor (tanh-squashed, times ``action_magnitude``)."""
     action_magnitude: float = 1.5
-    """Bound of the steered noise per dimension (DSRL: ≈ 1.5; N(0, I) noise mostly lies within ±2)."""
+    """Bound of the steered noise per dimension (DSRL: ≈ 1.5; N(0, I) noise mostly lies within ±2). On
+    toy/reach with a 53% diffusion base (20k steps) 0.75 measured better: 75% vs 42% at 1.5."""
     noise_critic_hidden_dims: tuple[int, ...] = (256, 256)
     """Widths of each Q^W head (LayerNorm ensemble, ``num_critics`` heads)."""
     n_step: int = 1
@@ -264,7 +265,7 @@ class DSRL:
         if ended:
             self.recent_success.append(success)
             self.start_episode(int(self.rng.integers(2**31)))
-        if self.step > cfg.learning_starts:
+        if cfg.learning_starts < self.step < cfg.steps:  # the policy evaluated at the budget's end is final
             for _ in range(cfg.utd):
                 batch = sample_mixed(self.demo_buffer, self.online, cfg.batch_size, cfg.demo_fraction, self.generator)
                 for key, value in self.update(batch).items():

@@ -221,7 +221,7 @@ class ResidualPPO:
                 self.recent_success.extend(bool(success[slot]) for slot in np.flatnonzero(ended))
                 self.start(self.rollout.reset(ended))
             self.step += n
-            if self.step >= self.next_eval:
+            if self.next_eval <= self.step < cfg.steps:  # at the budget's end: evaluated after the last update
                 self.tracker.record(self.honed_policy, self.step, self.updates)
                 self.next_eval += cfg.eval_every
         return {k: torch.stack(v) for k, v in buf.items()}
