@@ -12,6 +12,7 @@ in BENCHMARKS.md.
     python -m benchmarks.finetune_metaworld --methods residual-td3 rlpd ibrl filtered-bc   # the full grid (days)
     python -m benchmarks.finetune_metaworld --tasks metaworld/pick-place --seeds 0 --steps 30000 \\
         --set actor.action_scale=0.2 --tag scale0.2              # one probe, written beside the others
+    python -m benchmarks.finetune_metaworld --base diffusion --methods dsrl residual-ppo   # on a diffusion base
 """
 
 from __future__ import annotations
@@ -45,29 +46,37 @@ from honing.config import build_config, to_dict
 from honing.data import collect_demos, load_dataset
 from honing.eval.stats import wilson_interval
 from honing.finetune import finetune, get_method
-from honing.policies import BCConfig, train_bc
+from honing.policies import BCConfig, PolicyConfig, train_bc
 
 DEMOS, NOISE = 20, 0.3
 
 
-def prepare_base(task_id: str, seed: int, workdir: Path) -> tuple[Path, Path]:
-    """Demos and BC base for (task, seed), built once and reused by every method."""
+def prepare_base(task_id: str, seed: int, workdir: Path, kind: str = "mlp") -> tuple[Path, Path]:
+    """Demos and BC base (MLP, or diffusion for dsrl) for (task, seed), built once and reused by every method."""
     root = workdir / task_id.replace("/", "-") / f"seed{seed}"
-    demos, base = root / "demos", root / "bc"
+    demos, base = root / "demos", root / ("bc" if kind == "mlp" else f"bc-{kind}")
     with locked(root / "prepare"):  # parallel arms of one sweep share this base: build it once
         if not (demos / "data" / "metadata.json").is_file():
             collect_demos(task_id, DEMOS, noise=NOISE, seed=seed, out=demos, overwrite=True)
         if not (base / "checkpoints" / "best" / "config.json").is_file():
-            train_bc(demos, BCConfig(seed=seed), out=base, task_id=task_id, overwrite=True)
+            config = BCConfig(seed=seed, policy=PolicyConfig(kind=kind))  # type: ignore[arg-type]
+            train_bc(demos, config, out=base, task_id=task_id, overwrite=True)
     return base, demos
 
 
+def arm(method: str, args: argparse.Namespace) -> tuple[str, str]:
+    """(label in the results, run-directory name) of a method on this invocation's base and tag."""
+    base = f"@{args.base}" if args.base != "mlp" else ""
+    return method + base + (f"[{args.tag}]" if args.tag else ""), method + base.replace("@", "-") + (
+        f"-{args.tag}" if args.tag else "")  # fmt: skip
+
+
 def run_one(task_id: str, method: str, seed: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    base, demos = prepare_base(task_id, seed, workdir)
+    base, demos = prepare_base(task_id, seed, workdir, args.base)
     values = {"steps": args.steps, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes,
               "final_eval_episodes": args.eval_episodes, "seed": seed}  # fmt: skip
     config = build_config(get_method(method).config_cls, overrides=args.set or [], values=values)
-    out = workdir / task_id.replace("/", "-") / f"seed{seed}" / f"{method}{args.tag and '-' + args.tag}"
+    out = workdir / task_id.replace("/", "-") / f"seed{seed}" / arm(method, args)[1]
     start = time.time()
     result = finetune(base, task_id, load_dataset(demos), method=method, config=config, out=out, overwrite=True,
                       say=lambda line: print(f"    {line.strip()}", flush=True))  # fmt: skip
@@ -125,8 +134,11 @@ def plot(task_id: str, methods: dict[str, Any], path: Path) -> None:
         steps = [s for s, _ in data["curve"]]
         ax.plot(steps, [r for _, r in data["curve"]], label=f"{label} ({data['seeds']} seeds)")
         ax.fill_between(steps, [lo for lo, _ in data["curve_ci95"]], [hi for _, hi in data["curve_ci95"]], alpha=0.2)
-    base = sum(d["base_success"] for d in methods.values()) / len(methods)
-    ax.axhline(base, color="gray", linestyle="--", linewidth=1, label="BC base")
+    kinds: dict[str, list[float]] = {}
+    for label, data in methods.items():
+        kinds.setdefault(label.split("[")[0].partition("@")[2] or "mlp", []).append(data["base_success"])
+    for (kind, rates), style in zip(sorted(kinds.items()), ("--", ":"), strict=False):
+        ax.axhline(sum(rates) / len(rates), color="gray", linestyle=style, linewidth=1, label=f"BC base ({kind})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("success rate (95% Wilson band)")
     ax.set_ylim(0, 1.02)
@@ -161,6 +173,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations (default 5000)")
     parser.add_argument("--eval-episodes", type=int, default=50, help="episodes per evaluation (default 50)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a method config field")
+    parser.add_argument("--base", choices=["mlp", "diffusion"], default="mlp",
+                        help="BC base kind (diffusion for dsrl; labelled method@diffusion)")  # fmt: skip
     parser.add_argument("--tag", default="", help="label suffix for runs with overrides (an ablation arm)")
     parser.add_argument("--workdir", default="runs/benchmark", help="where demos, bases and run dirs go")
     parser.add_argument("--out", default=str(RESULTS / "finetune_metaworld.json"), help="results JSON")
@@ -178,7 +192,7 @@ def main() -> None:
         commands.append(command_line())
     for task_id in args.tasks:
         for method in args.methods:
-            label = method + (f"[{args.tag}]" if args.tag else "")
+            label = arm(method, args)[0]
             for seed in args.seeds:
                 key = f"{task_id}|{label}|{seed}"
                 if key in runs and runs[key]["curve"][-1][0] >= args.steps:

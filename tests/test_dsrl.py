@@ -83,5 +83,6 @@ def test_dsrl_improves_a_weak_diffusion_base_on_toy_reach(diffusion_base: tuple[
               "noise_critic_hidden_dims": [64, 64], "actor": {"hidden_dims": [64, 64]}, "action_magnitude": 0.75,
               "eval_every": 5000, "eval_episodes": 20, "final_eval_episodes": 100, "device": "cpu"}  # fmt: skip
     result = finetune(base_dir, "toy/reach", demos, method="dsrl", config=method_config("dsrl", values))
-    # Measured: 53% -> 75% on the same 100 episodes (UTD 2: 73%; target entropy -16: 73%; magnitude 1.5: 42%)
+    # Measured: 53% -> 75% on the same 100 episodes. DSRL is touchy here: target entropy -16 gave 73%,
+    # UTD 2 49%, magnitude 1.5 42% (one seed each)
     assert result.honed_eval.success_rate >= result.base_eval.success_rate + 0.10
