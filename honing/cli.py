@@ -206,6 +206,19 @@ def _resume_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from honing.eval.report import build_report
+    from honing.runs.atomic import atomic_write_text
+
+    text = build_report(args.run_dirs, fmt=args.format)
+    if args.out is None:
+        print(text)
+    else:
+        atomic_write_text(Path(args.out), text)
+        print(f"report of {len(args.run_dirs)} runs -> {args.out}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from honing.quickstart import QuickstartConfig, run_quickstart
 
@@ -300,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", default=None, help="JSON file for per-episode results (default: RUN_DIR/eval/...)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "report",
+        help="compare fine-tuning runs in an HTML page or Markdown tables",
+        description="Compare fine-tuning runs: success vs env steps and vs wall-clock (95%% bands across "
+        "seeds), base vs honed, config differences, and the IQM across tasks/seeds with a bootstrap interval.",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by 'honing finetune'")
+    p.add_argument("--format", choices=["html", "md"], default="html", help="html (plots embedded) or md")
+    p.add_argument("--out", default=None, help="file to write (default: print to stdout)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "finetune",
