@@ -87,7 +87,16 @@ def cmd_bc(args: argparse.Namespace) -> int:
                 f"  best {record['best_val_loss']:.4f}"
             )
 
-    result = train_bc(args.dataset, config, out=args.out, task_id=args.task, log_fn=progress, overwrite=args.overwrite)
+    result = train_bc(
+        args.dataset,
+        config,
+        out=args.out,
+        task_id=args.task,
+        log_fn=progress,
+        overwrite=args.overwrite,
+        wandb=args.wandb,
+        mlflow=args.mlflow,
+    )
     print(
         f"trained {result.steps_run} updates; best validation loss {result.best_val_loss:.4f} at update "
         f"{result.best_step} -> {Path(args.out) / 'checkpoints' / 'best'}"
@@ -175,7 +184,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     config = build_config(spec.config_cls, yaml_path=args.config, overrides=args.set or [], values=values)
     say = None if args.quiet else functools.partial(print, flush=True)
     result = finetune(args.base_dir, task, demos, method=args.method, config=config, out=args.out,
-                      overwrite=args.overwrite, say=say)  # fmt: skip
+                      overwrite=args.overwrite, say=say, wandb=args.wandb, mlflow=args.mlflow)  # fmt: skip
     print(f"base : {result.base_eval.describe()}")
     print(f"honed: {result.honed_eval.describe()}")
     print(f"{config.steps} env steps in {result.wall_clock_s:.0f} s -> {Path(args.out) / 'checkpoints'}")
@@ -200,10 +209,15 @@ def _resume_finetune(args: argparse.Namespace) -> int:
         raise HoningError(f"{args.resume} was started from in-memory demos; resume it from Python with the dataset")
     say = None if args.quiet else functools.partial(print, flush=True)
     result = finetune(base, record["task"], record["demos"], method=record["method"], out=args.resume, say=say,
-                      resume=True)  # fmt: skip
+                      resume=True, wandb=args.wandb, mlflow=args.mlflow)  # fmt: skip
     print(f"base : {result.base_eval.describe()}")
     print(f"honed: {result.honed_eval.describe()}")
     return 0
+
+
+def _tracker_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wandb", metavar="PROJECT", default=None, help="also log to this Weights & Biases project")
+    p.add_argument("--mlflow", metavar="EXPERIMENT", default=None, help="also log to this MLflow experiment")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -296,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--task", default=None, help="check the dataset against this task id")
     _add_run_options(p, "BCConfig fields", "--set lr=3e-4 --set policy.chunk_horizon=16", "validation losses")
+    _tracker_flags(p)
     p.set_defaults(func=cmd_bc)
 
     p = sub.add_parser(
@@ -341,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue a killed run from its newest snapshot, with its recorded config")  # fmt: skip
     _add_run_options(p, "the method's config fields", "--set utd=2 --set actor.action_scale=0.1", "evaluations")
+    _tracker_flags(p)
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser(

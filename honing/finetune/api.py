@@ -43,6 +43,8 @@ def finetune(
     overwrite: bool = False,
     say: Say | None = None,
     resume: bool = False,
+    wandb: str | None = None,
+    mlflow: str | None = None,
 ) -> FinetuneResult:
     """Fine-tune `base` on `task` with `method`, using `demos` for the demo half of every batch.
 
@@ -50,6 +52,7 @@ def finetune(
     copy of the base), checkpoints/best and checkpoints/last (complete honed policies, base
     included), state/ (training-state snapshots) and eval/ (final base vs honed). With `resume`,
     `out` must hold such a run; it continues from its newest snapshot with its recorded config.
+    `wandb` (a project) and `mlflow` (an experiment) also send the metrics to those trackers.
     """
     spec = get_method(method)
     if resume:
@@ -88,14 +91,18 @@ def finetune(
         )
     run = None
     if resume:
-        run = RunDir.open(out)  # type: ignore[arg-type]
+        run = RunDir.open(out, wandb=wandb, mlflow=mlflow)  # type: ignore[arg-type]
     elif out is not None:
-        run = RunDir.create(out, config, overwrite=overwrite)
+        run = RunDir.create(out, config, overwrite=overwrite, wandb=wandb, mlflow=mlflow)
         with contextlib.suppress(CheckpointError):  # a scripted base has no weights to keep
             save_policy(base, run.path / BASE_COPY)
         run.write_json("finetune.json", {"method": method, "task": task, "base": base_source, "demos": demo_source,
                                          "demo_episodes": len(demos.episodes), "config": to_dict(config)})  # fmt: skip
-    return spec.run(base, task_obj, demos, config, device, run, say, resume)
+    try:
+        return spec.run(base, task_obj, demos, config, device, run, say, resume)
+    finally:
+        if run is not None:
+            run.close()
 
 
 BASE_COPY = "base"

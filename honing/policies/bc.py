@@ -115,8 +115,11 @@ def train_bc(
     task_id: str | None = None,
     log_fn: Callable[[dict[str, Any]], Any] | None = None,
     overwrite: bool = False,
+    wandb: str | None = None,
+    mlflow: str | None = None,
 ) -> BCResult:
-    """Train a BC policy; with `out`, write a run directory whose ``checkpoints/best`` is the policy."""
+    """Train a BC policy; with `out`, write a run directory whose ``checkpoints/best`` is the policy
+    (`wandb` / `mlflow`: also send its metrics to that project / experiment)."""
     config = config or BCConfig()
     config.validate()
     config.policy.validate()
@@ -149,7 +152,7 @@ def train_bc(
 
     run = None
     if out is not None:
-        run = RunDir.create(out, config, overwrite=overwrite)
+        run = RunDir.create(out, config, overwrite=overwrite, wandb=wandb, mlflow=mlflow)
         run.write_json(
             "dataset.json",
             {
@@ -223,6 +226,7 @@ def train_bc(
         if best_step == 0:
             network.load_state_dict(best_state)
             save_policy(network, run.checkpoints / "best", extra={**extra(step), "checkpoint": "best"})
+        run.close()
     network.load_state_dict(best_state)
     policy = BCPolicy(network.eval(), device)
     return BCResult(

@@ -26,6 +26,7 @@ import yaml
 from honing.config import to_dict
 from honing.errors import HoningError
 from honing.runs.atomic import atomic_write_bytes, atomic_write_text
+from honing.runs.sinks import Sink, make_sinks, scalars
 
 
 def _jsonable(value: Any) -> Any:
@@ -43,11 +44,19 @@ class RunDir:
     path: Path
     started: float = field(default_factory=time.time)
     _writer: Any = field(default=None, repr=False)
+    sinks: list[Sink] = field(default_factory=list, repr=False)
 
     @classmethod
-    def create(cls, path: str | Path, config: Any, overwrite: bool = False) -> RunDir:
-        """Start a fresh run at `path`; an existing run there is an error unless `overwrite`."""
+    def create(
+        cls, path: str | Path, config: Any, overwrite: bool = False, wandb: str | None = None,
+        mlflow: str | None = None,
+    ) -> RunDir:  # fmt: skip
+        """Start a fresh run at `path`; an existing run there is an error unless `overwrite`.
+
+        `wandb` (a project) and `mlflow` (an experiment) add those trackers beside metrics.jsonl.
+        """
         run = cls(Path(path))
+        run.sinks = make_sinks(wandb, mlflow, run.path.name, to_dict(config), str(run.path))
         if (run.path / "config.yaml").exists():
             if not overwrite:
                 raise HoningError(f"{run.path} already holds a run; pass another --out or --overwrite")
@@ -59,11 +68,13 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, path: str | Path) -> RunDir:
+    def open(cls, path: str | Path, wandb: str | None = None, mlflow: str | None = None) -> RunDir:
         """An existing run directory (to resume it)."""
         run = cls(Path(path))
         if not (run.path / "config.yaml").is_file():
             raise HoningError(f"{run.path} holds no run to resume (no config.yaml); check the path")
+        config = yaml.safe_load((run.path / "config.yaml").read_text())
+        run.sinks = make_sinks(wandb, mlflow, run.path.name, config if isinstance(config, dict) else {}, str(run.path))
         return run
 
     def metric_lines(self) -> int:
@@ -98,30 +109,31 @@ class RunDir:
         self._tensorboard(record)
 
     def _tensorboard(self, record: dict[str, Any]) -> None:
-        """Every numeric metric as a TensorBoard scalar ``<kind>/<name>`` at the record's step.
-
-        The x axis is env steps for fine-tuning and updates for BC. A resumed run re-logs the steps
-        after its snapshot; TensorBoard shows the newest value of a repeated step.
+        """Every numeric metric as a TensorBoard scalar ``<kind>/<name>`` at the record's step (and to the
+        optional sinks). The x axis is env steps for fine-tuning and updates for BC. A resumed run
+        re-logs the steps after its snapshot; TensorBoard shows the newest value of a repeated step.
         """
-        step = record.get("env_steps", record.get("step"))
-        if not isinstance(step, int):
+        step, values = scalars(record)
+        if step is None:
             return
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter  # imported on first use: it is slow to load
 
             self._writer = SummaryWriter(log_dir=str(self.path / "tensorboard"), flush_secs=5)
-        kind = record.get("kind", "train")
-        for name, value in record.items():
-            if name in ("kind", "step", "env_steps") or isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            self._writer.add_scalar(f"{kind}/{name}", value, step, walltime=self.started + record["wall_clock_s"])
+        for name, value in values.items():
+            self._writer.add_scalar(name, value, step, walltime=self.started + record["wall_clock_s"])
         self._writer.flush()
+        for sink in self.sinks:
+            sink.log(values, step)
 
     def close(self) -> None:
-        """Flush and close the TensorBoard writer (metrics.jsonl needs nothing)."""
+        """Flush and close the TensorBoard writer and the sinks (metrics.jsonl needs nothing)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
     def write_json(self, relative: str, data: Any) -> Path:
         target = self.path / relative
