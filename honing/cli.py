@@ -162,6 +162,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from honing.config import build_config
     from honing.finetune import METHODS, finetune, get_method
     from honing.policies import read_policy_config
+    from honing.runs.progress import ProgressBar
 
     if args.list_methods:
         width = max(len(name) for name in METHODS)
@@ -183,8 +184,13 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     values = {"steps": args.steps, "seed": args.seed, "device": args.device}
     config = build_config(spec.config_cls, yaml_path=args.config, overrides=args.set or [], values=values)
     say = None if args.quiet else functools.partial(print, flush=True)
-    result = finetune(args.base_dir, task, demos, method=args.method, config=config, out=args.out,
-                      overwrite=args.overwrite, say=say, wandb=args.wandb, mlflow=args.mlflow)  # fmt: skip
+    bar = ProgressBar(config.steps, f"{args.method} on {task}")
+    try:
+        result = finetune(args.base_dir, task, demos, method=args.method, config=config, out=args.out,
+                          overwrite=args.overwrite, say=say, wandb=args.wandb, mlflow=args.mlflow,
+                          progress=bar)  # fmt: skip
+    finally:
+        bar.close()
     print(f"base : {result.base_eval.describe()}")
     print(f"honed: {result.honed_eval.describe()}")
     print(f"{config.steps} env steps in {result.wall_clock_s:.0f} s -> {Path(args.out) / 'checkpoints'}")
@@ -194,6 +200,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _resume_finetune(args: argparse.Namespace) -> int:
     from honing.finetune import finetune
     from honing.finetune.api import BASE_COPY, read_run_record
+    from honing.runs.progress import ProgressBar
 
     changed = [name for name in ("base_dir", "task", "demos", "steps", "out", "seed", "device", "config", "set")
                if getattr(args, name, None) is not None]  # fmt: skip
@@ -208,8 +215,12 @@ def _resume_finetune(args: argparse.Namespace) -> int:
     if record.get("demos") is None:
         raise HoningError(f"{args.resume} was started from in-memory demos; resume it from Python with the dataset")
     say = None if args.quiet else functools.partial(print, flush=True)
-    result = finetune(base, record["task"], record["demos"], method=record["method"], out=args.resume, say=say,
-                      resume=True, wandb=args.wandb, mlflow=args.mlflow)  # fmt: skip
+    bar = ProgressBar(int(record["config"].get("steps", 0)), f"{record['method']} on {record['task']} (resumed)")
+    try:
+        result = finetune(base, record["task"], record["demos"], method=record["method"], out=args.resume, say=say,
+                          resume=True, wandb=args.wandb, mlflow=args.mlflow, progress=bar)  # fmt: skip
+    finally:
+        bar.close()
     print(f"base : {result.base_eval.describe()}")
     print(f"honed: {result.honed_eval.describe()}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def finetune(
     resume: bool = False,
     wandb: str | None = None,
     mlflow: str | None = None,
+    progress: Callable[[dict[str, Any]], Any] | None = None,
 ) -> FinetuneResult:
     """Fine-tune `base` on `task` with `method`, using `demos` for the demo half of every batch.
 
@@ -52,7 +54,8 @@ def finetune(
     copy of the base), checkpoints/best and checkpoints/last (complete honed policies, base
     included), state/ (training-state snapshots) and eval/ (final base vs honed). With `resume`,
     `out` must hold such a run; it continues from its newest snapshot with its recorded config.
-    `wandb` (a project) and `mlflow` (an experiment) also send the metrics to those trackers.
+    `wandb` (a project) and `mlflow` (an experiment) also send the metrics to those trackers;
+    `progress` is called with every logged record (the CLI's progress bar).
     """
     spec = get_method(method)
     if resume:
@@ -98,6 +101,8 @@ def finetune(
             save_policy(base, run.path / BASE_COPY)
         run.write_json("finetune.json", {"method": method, "task": task, "base": base_source, "demos": demo_source,
                                          "demo_episodes": len(demos.episodes), "config": to_dict(config)})  # fmt: skip
+    if run is not None and progress is not None:
+        run.listeners.append(progress)
     try:
         return spec.run(base, task_obj, demos, config, device, run, say, resume)
     finally:

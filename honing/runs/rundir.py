@@ -17,6 +17,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class RunDir:
     started: float = field(default_factory=time.time)
     _writer: Any = field(default=None, repr=False)
     sinks: list[Sink] = field(default_factory=list, repr=False)
+    listeners: list[Callable[[dict[str, Any]], Any]] = field(default_factory=list, repr=False)
+    """Called with every logged record (e.g. a progress bar)."""
 
     @classmethod
     def create(
@@ -107,6 +110,8 @@ class RunDir:
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         self._tensorboard(record)
+        for listener in self.listeners:
+            listener(record)
 
     def _tensorboard(self, record: dict[str, Any]) -> None:
         """Every numeric metric as a TensorBoard scalar ``<kind>/<name>`` at the record's step (and to the
