@@ -34,7 +34,7 @@ from honing.errors import ConfigError, DivergenceError, HoningError
 from honing.finetune.common import OffPolicyConfig, require
 from honing.finetune.replay import NStepTransition, ReplayBuffer, sample_mixed, sparse_demo_view
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
-from honing.finetune.updates import adam, frozen, polyak, random_heads
+from honing.finetune.updates import adam, frozen, polyak, random_heads, sac_policy_step
 from honing.policies.actor import Actor, ActorConfig
 from honing.policies.base import Policy
 from honing.policies.bc_policy import BCPolicy
@@ -207,13 +207,7 @@ class DSRL:
         steered, log_prob = self.sample_noise(batch["obs"])
         with frozen(self.noise_critic_params):
             actor_loss = (alpha * log_prob - self.noise_critic(batch["obs"], steered).mean(dim=0)).mean()
-        self.actor_optim.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optim.step()
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.alpha_optim.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_optim.step()
+        sac_policy_step(actor_loss, log_prob, self.log_alpha, self.target_entropy, self.actor_optim, self.alpha_optim)
         self.updates += 1
         return {"critic_loss": critic_loss.item(), "noise_critic_loss": noise_loss.item(), "q_mean": q.mean().item(),
                 "actor_loss": actor_loss.item(), "alpha": alpha.item(), "entropy": -log_prob.mean().item()}  # fmt: skip
@@ -351,10 +345,7 @@ class DSRL:
         self.next_eval, self.next_snapshot = int(meta["next_eval"]), int(meta["next_snapshot"])
         self.recent_success = deque(meta["recent_success"], maxlen=20)
         self.sums = meta["sums"]
-        self.tracker.restore(meta["tracker"])
-        if self.run is not None:
-            self.run.truncate_metrics(int(meta["metrics_lines"]), elapsed=self.tracker.elapsed())
-        self.tracker.say(f"resumed from {snapshot.path} (env step {self.step})")
+        self.tracker.resumed(meta["tracker"], meta["metrics_lines"], f"{snapshot.path} (env step {self.step})")
 
 
 def run_dsrl(
@@ -364,12 +355,10 @@ def run_dsrl(
     """Fine-tune with DSRL-NA; with `resume`, continue from the run directory's newest snapshot."""
     torch.manual_seed(config.seed)
     method = DSRL(base, task, demos, config, device, run, say)
-    latest = snap.load_latest_snapshot(run.path / "state") if resume and run is not None else None
+    latest = snap.resume_point(run, resume)
     if latest is not None:
         method.restore(latest)
     else:
-        if resume and run is not None:
-            run.truncate_metrics(0)
         method.tracker.record(method.honed_policy, 0, 0)
         method.start_episode(int(method.rng.integers(2**31)))
     return method.train()

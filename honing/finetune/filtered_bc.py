@@ -115,7 +115,7 @@ def run_filtered_bc(
                 "metrics_lines": run.metric_lines()}  # fmt: skip
         snap.save_snapshot(run.path / "state", steps, tensors, meta)
 
-    latest = snap.load_latest_snapshot(run.path / "state") if resume and run is not None else None
+    latest = snap.resume_point(run, resume)
     if latest is not None:
         meta = latest.meta
         network = copy.deepcopy(base.network)
@@ -125,12 +125,8 @@ def run_filtered_bc(
         steps, updates, rounds, next_eval = meta["steps"], meta["updates"], meta["rounds"], meta["next_eval"]
         snap.unpack_numpy_rng(rng, meta["rng"])
         snap.unpack_numpy_rng(noise_rng, meta["noise_rng"])
-        tracker.restore(meta["tracker"])
-        run.truncate_metrics(meta["metrics_lines"], elapsed=tracker.elapsed())  # type: ignore[union-attr]
-        tracker.say(f"resumed from {latest.path} (env step {steps}, round {rounds})")
+        tracker.resumed(meta["tracker"], meta["metrics_lines"], f"{latest.path} (env step {steps}, round {rounds})")
     else:
-        if resume and run is not None:
-            run.truncate_metrics(0)
         tracker.record(honed, 0, 0)
     while steps < config.steps:
         round_end = min(steps + config.round_steps, config.steps)

@@ -277,10 +277,7 @@ class OffPolicyRun:
         self.step = int(meta["step"])
         self.recent_success = deque(meta["recent_success"], maxlen=20)
         self.sums, self.counts, self.shield_counts = meta["sums"], meta["counts"], meta["shield_counts"]
-        self.tracker.restore(meta["tracker"])
-        if self.run is not None:
-            self.run.truncate_metrics(int(meta["metrics_lines"]), elapsed=self.tracker.elapsed())
-        self.tracker.say(f"resumed from {snapshot.path} (env step {self.step})")
+        self.tracker.resumed(meta["tracker"], meta["metrics_lines"], f"{snapshot.path} (env step {self.step})")
 
 
 def run_off_policy(
@@ -296,10 +293,7 @@ def run_off_policy(
 ) -> FinetuneResult:
     """Fine-tune with `agent`; with `resume`, continue from the run directory's newest snapshot."""
     loop = OffPolicyRun(agent, task, base, demos, normalizer, config, run, say)
-    if resume and run is not None:
-        latest = snap.load_latest_snapshot(run.path / "state")
-        if latest is not None:
-            loop.restore(latest)
-        else:  # killed before its first snapshot: start over in the same directory
-            run.truncate_metrics(0)
+    latest = snap.resume_point(run, resume)
+    if latest is not None:
+        loop.restore(latest)
     return loop.train()

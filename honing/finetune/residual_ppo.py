@@ -338,10 +338,7 @@ class ResidualPPO:
             self.bases[slot].reset()
             for obs in observations:
                 self.base_action[slot] = self.base_act(slot, obs)
-        self.tracker.restore(meta["tracker"])
-        if self.run is not None:
-            self.run.truncate_metrics(int(meta["metrics_lines"]), elapsed=self.tracker.elapsed())
-        self.tracker.say(f"resumed from {snapshot.path} (env step {self.step})")
+        self.tracker.resumed(meta["tracker"], meta["metrics_lines"], f"{snapshot.path} (env step {self.step})")
 
 
 def run_residual_ppo(
@@ -352,12 +349,10 @@ def run_residual_ppo(
     torch.manual_seed(config.seed)
     method = ResidualPPO(base, task, demos, config, device, run, say)
     try:
-        latest = snap.load_latest_snapshot(run.path / "state") if resume and run is not None else None
+        latest = snap.resume_point(run, resume)
         if latest is not None:
             method.restore(latest)
         else:
-            if resume and run is not None:
-                run.truncate_metrics(0)
             method.tracker.record(method.honed_policy, 0, 0)
             method.start(method.rollout.reset())
         return method.train()

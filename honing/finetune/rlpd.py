@@ -27,7 +27,7 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import OffPolicyConfig, require
-from honing.finetune.updates import adam, frozen, polyak, random_heads
+from honing.finetune.updates import adam, frozen, polyak, random_heads, sac_policy_step
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.ensemble import CriticEnsemble
@@ -124,13 +124,9 @@ class RLPD:
             action, log_prob = self.actor.sample(batch["obs"], self.generator)
             with frozen(self.critic_params):
                 actor_loss = (alpha * log_prob - self.critic(batch["obs"], action).mean(dim=0)).mean()
-            self.actor_optim.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            self.actor_optim.step()
-            alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-            self.alpha_optim.zero_grad(set_to_none=True)
-            alpha_loss.backward()
-            self.alpha_optim.step()
+            sac_policy_step(
+                actor_loss, log_prob, self.log_alpha, self.target_entropy, self.actor_optim, self.alpha_optim
+            )
             self.actor_updates += 1
             metrics.update(actor_loss=actor_loss.item(), alpha=alpha.item(), entropy=-log_prob.mean().item())
         return metrics

@@ -70,6 +70,13 @@ class RunTracker:
         self.best = float(state["best"])
         self.start = time.time() - float(state["elapsed"])
 
+    def resumed(self, state: dict[str, Any], metrics_lines: int, where: str) -> None:
+        """Continue from a snapshot: its curve and clock, metrics.jsonl cut back to what it had logged."""
+        self.restore(state)
+        if self.run is not None:
+            self.run.truncate_metrics(int(metrics_lines), elapsed=self.elapsed())
+        self.say(f"resumed from {where}")
+
     def log(self, **values: Any) -> None:
         if self.run is not None:
             self.run.log(**values)

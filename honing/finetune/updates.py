@@ -38,3 +38,17 @@ def frozen(params: Iterable[torch.Tensor]) -> Iterator[None]:
 def random_heads(config: OffPolicyConfig, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Indices of the `num_target_critics` heads whose minimum forms the TD target (REDQ)."""
     return torch.randperm(config.num_critics, generator=generator)[: config.num_target_critics].to(device)
+
+
+def sac_policy_step(
+    actor_loss: torch.Tensor, log_prob: torch.Tensor, log_alpha: torch.Tensor, target_entropy: float,
+    actor_optim: torch.optim.Optimizer, alpha_optim: torch.optim.Optimizer,
+) -> None:  # fmt: skip
+    """One SAC actor step, then one temperature step moving the entropy towards its target."""
+    actor_optim.zero_grad(set_to_none=True)
+    actor_loss.backward()
+    actor_optim.step()
+    alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
+    alpha_optim.zero_grad(set_to_none=True)
+    alpha_loss.backward()
+    alpha_optim.step()

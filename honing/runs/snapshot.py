@@ -28,6 +28,7 @@ from torch import nn
 from honing._version import __version__
 from honing.errors import CheckpointError
 from honing.runs.atomic import atomic_directory, sha256_file
+from honing.runs.rundir import RunDir
 
 TENSORS, META = "tensors.safetensors", "state.json"
 FORMAT = "honing-train-state"
@@ -76,6 +77,17 @@ def _read(path: Path) -> Snapshot:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path / TENSORS}: {name!r} holds NaN/inf")
     return Snapshot(int(record["step"]), tensors, record["meta"], path)
+
+
+def resume_point(run: RunDir | None, resume: bool) -> Snapshot | None:
+    """The snapshot a resumed run continues from; a run killed before its first one starts over
+    in the same directory (its metrics cut to nothing). None when not resuming."""
+    if not resume or run is None:
+        return None
+    latest = load_latest_snapshot(run.path / "state")
+    if latest is None:
+        run.truncate_metrics(0)
+    return latest
 
 
 def load_latest_snapshot(root: Path) -> Snapshot | None:
