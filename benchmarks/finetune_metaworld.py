@@ -149,6 +149,11 @@ def plot(task_id: str, methods: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _steps(value: int | None) -> str:
+    """Steps to a threshold; 0 means the base was already there, — that the run never got there."""
+    return "—" if value is None else str(value)
+
+
 def table(summary: dict[str, Any]) -> str:
     lines = ["| task | method | seeds | BC base | final success (per seed) | steps to 80% | steps to 90% | "
              "wall-clock per run |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -159,7 +164,7 @@ def table(summary: dict[str, Any]) -> str:
             clock = sum(d["wall_clock_s"]) / len(d["wall_clock_s"]) / 60
             lines.append(
                 f"| {task_id.removeprefix('metaworld/')} | {label} | {d['seeds']} | {100 * d['base_success']:.0f}% | "
-                f"{mean:.0f}% ({finals}) | {d['steps_to_80'] or '—'} | {d['steps_to_90'] or '—'} | {clock:.1f} min |"
+                f"{mean:.0f}% ({finals}) | {_steps(d['steps_to_80'])} | {_steps(d['steps_to_90'])} | {clock:.1f} min |"
             )
     return "\n".join(lines)
 
@@ -218,7 +223,8 @@ def main() -> None:
         "## Fine-tuning on Meta-World\n\n"
         f"BC base from {DEMOS} demos at noise {NOISE} (per seed), then each method with the same env-step budget; "
         "success on the same fixed-seed evaluation episodes, mean over seeds (band: 95% Wilson interval of the "
-        "pooled episodes). Steps-to-threshold: first evaluation whose seed-mean reaches it.\n\n"
+        "pooled episodes). Steps-to-threshold: first evaluation whose seed-mean reaches it (0: the base already "
+        "did; —: never).\n\n"
         + table(summary)
         + "\n\n" + " ".join(images) + "\n\n"
         + "- Commands:\n" + "".join(f"  - `{c}`\n" for c in commands)
