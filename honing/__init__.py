@@ -12,7 +12,18 @@ The public API; the ``honing`` command line is a thin layer over these functions
 
 from honing._version import __version__
 from honing.config import build_config, from_dict, to_dict
-from honing.data import Dataset, Episode, Normalizer, collect_demos, load_dataset, save_dataset
+from honing.data import (
+    Dataset,
+    DatasetInfo,
+    Episode,
+    Normalizer,
+    collect_demos,
+    dataset_info,
+    export_dataset,
+    import_dataset,
+    load_dataset,
+    save_dataset,
+)
 from honing.device import resolve_device
 from honing.errors import CheckpointError, ConfigError, DatasetError, DivergenceError, HoningError, TaskError
 from honing.eval import EvalResult, evaluate, wilson_interval
@@ -53,6 +64,7 @@ __all__ = [
     "DSRLConfig",
     "Dataset",
     "DatasetError",
+    "DatasetInfo",
     "DemoRegConfig",
     "DivergenceError",
     "Episode",
@@ -77,10 +89,13 @@ __all__ = [
     "build_config",
     "check_policy",
     "collect_demos",
+    "dataset_info",
     "evaluate",
+    "export_dataset",
     "finetune",
     "from_dict",
     "get_task",
+    "import_dataset",
     "list_tasks",
     "load_dataset",
     "load_policy",

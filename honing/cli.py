@@ -244,6 +244,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from honing.data import import_dataset
+
+    result = import_dataset(
+        args.source, args.out, fmt=args.format, task_id=args.task, obs_keys=args.obs_keys, overwrite=args.overwrite
+    )
+    data = result.dataset
+    print(f"imported {len(data.episodes)} episodes, {data.num_steps} steps -> {result.path}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    from honing.data import export_dataset
+
+    path = export_dataset(args.dataset, args.format, out=args.out, dataset_id=args.dataset_id, overwrite=args.overwrite)
+    print(f"exported {args.dataset} as {args.format} -> {path}")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    import json
+
+    from honing.data import dataset_info, load_dataset
+
+    reference = load_dataset(args.reference) if args.reference else None
+    info = dataset_info(
+        load_dataset(args.dataset),
+        return_range=tuple(args.return_range) if args.return_range else None,
+        reference=reference,
+        reference_name=str(args.reference),
+        bins=args.bins,
+    )
+    print(json.dumps(info.to_dict(), indent=2) if args.json else info.describe())
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from honing.quickstart import QuickstartConfig, run_quickstart
 
@@ -390,6 +428,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="evaluation seed of the rollouts (default 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_shield_check)
+
+    p = sub.add_parser(
+        "data",
+        help="import, export and describe datasets",
+        description="Datasets in and out: import LeRobot, robomimic or .npz data as a honing (Minari) dataset, "
+        "export to .npz, LeRobot or Minari, and print a dataset's statistics with TQ and SACo.",
+    )
+    data = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND", help="import, export or info")
+    p = data.add_parser("import", help="convert a dataset into a honing dataset",
+                        description="Convert a dataset into a honing (Minari) dataset.")  # fmt: skip
+    p.add_argument("source", help="a .npz file, a robomimic .hdf5 file, or a LeRobot dataset folder")
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--format", choices=["npz", "lerobot", "robomimic"], default=None,
+                   help="source format (default: guessed from the path)")  # fmt: skip
+    p.add_argument("--task", default=None, help="check the data against this task id and record it")
+    p.add_argument("--obs-keys", nargs="+", default=None,
+                   help="observation keys to join (lerobot: observation.state; robomimic: all low-dim)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_data_import)
+    p = data.add_parser("export", help="write a honing dataset in another format",
+                        description="Write a honing dataset as .npz, LeRobot or Minari.")  # fmt: skip
+    p.add_argument("dataset", help="honing dataset directory")
+    p.add_argument("--format", choices=["npz", "lerobot", "minari"], required=True, help="target format")
+    p.add_argument("--out", default=None, help="file or folder to write (minari: default Minari's datasets root)")
+    p.add_argument("--dataset-id", default=None, help="Minari dataset id, e.g. honing/pick-place-v0 (minari only)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_data_export)
+    p = data.add_parser("info", help="episodes, steps, success share, returns, TQ and SACo",
+                        description="Describe a dataset: episodes, steps, success share, return statistics, and the "
+                        "TQ (trajectory quality) and SACo (state-action coverage) measures.")  # fmt: skip
+    p.add_argument("dataset", help="honing dataset directory")
+    p.add_argument("--reference", default=None, help="dataset whose unique state-action cells normalise SACo")
+    p.add_argument("--return-range", nargs=2, type=float, metavar=("RANDOM", "BEST"), default=None,
+                   help="TQ references: random and best return (default 0 1 for sparse success)")  # fmt: skip
+    p.add_argument("--bins", type=_positive_int, default=10, help="cells per dimension for SACo (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_data_info)
 
     p = sub.add_parser(
         "quickstart",

@@ -47,6 +47,16 @@ def build(root: Path) -> None:
                 for e in report.episodes]  # fmt: skip
     save_dataset(root / "failures", failures, metadata={"honing_task": "toy/reach"})
     (root / "empty-dir").mkdir()
+    (root / "garbage.npz").write_bytes(b"not a zip archive")
+    steps = {"observations": np.zeros((3, 4), np.float32), "next_observations": np.zeros((3, 4), np.float32),
+             "rewards": np.zeros(3), "terminals": np.zeros(3, bool), "timeouts": np.array([0, 0, 1], bool)}  # fmt: skip
+    np.savez(root / "no-actions.npz", **steps)
+    np.savez(root / "four-dims.npz", actions=np.zeros((3, 2), np.float32), **steps)
+    with h5py.File(root / "lift.hdf5", "w") as handle:
+        for group in ("obs", "next_obs"):
+            handle[f"data/demo_0/{group}/object"] = np.zeros((2, 3))
+        for name in ("actions", "rewards", "dones"):
+            handle[f"data/demo_0/{name}"] = np.zeros((2, 2) if name == "actions" else 2)
     (root / "bad.yaml").write_text("lr: [1, 2\n")
     (root / "keys.yaml").write_text("lr: 0.001\nbatch_sise: 64\n")
     elbow = {"name": "box", "kind": "workspace", "part": "elbow", "low": [-1], "high": [1], "gain": 0.02}

@@ -25,6 +25,11 @@ from honing.errors import DatasetError
 from honing.runs.atomic import atomic_directory
 
 DATA_SUBDIR = "data"
+# Metadata Minari computes itself: carried over from a loaded dataset, it must not be written back.
+MINARI_MANAGED = frozenset(
+    {"total_episodes", "total_steps", "data_format", "jpeg_encoding", "observation_space", "action_space",
+     "dataset_size", "minari_version"}
+)  # fmt: skip
 
 
 @dataclass
@@ -112,7 +117,7 @@ def save_dataset(
         "algorithm_name": "honing",
         "minari_version": minari_version,
         "honing_version": __version__,
-        **(metadata or {}),
+        **{k: v for k, v in (metadata or {}).items() if k not in MINARI_MANAGED},
     }
     with atomic_directory(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
