@@ -53,6 +53,7 @@ from honing.policies import (
 from honing.quickstart import QuickstartConfig, run_quickstart
 from honing.runs import RunDir, read_metrics
 from honing.safety import ShieldSpec, check_policy, load_spec, shield_task
+from honing.sweep import SweepResult, SweepSpec, load_sweep_spec, run_sweep
 from honing.tasks import Task, get_task, list_tasks, register_task
 
 __all__ = [
@@ -83,6 +84,8 @@ __all__ = [
     "RunDir",
     "ScriptedPolicy",
     "ShieldSpec",
+    "SweepResult",
+    "SweepSpec",
     "Task",
     "TaskError",
     "__version__",
@@ -100,11 +103,13 @@ __all__ = [
     "load_dataset",
     "load_policy",
     "load_spec",
+    "load_sweep_spec",
     "method_config",
     "read_metrics",
     "register_task",
     "resolve_device",
     "run_quickstart",
+    "run_sweep",
     "save_dataset",
     "save_policy",
     "shield_task",

@@ -282,6 +282,24 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from honing.sweep import load_sweep_spec, run_sweep
+
+    spec = load_sweep_spec(args.spec)
+    if args.dry_run:
+        for trial in spec.trials():
+            print(f"{trial.run_dir}  {trial.method} on {trial.task}, seed {trial.seed} {trial.overrides or ''}")
+        print(f"{len(spec.trials())} trials")
+        return 0
+    result = run_sweep(
+        spec, ray_address=args.ray_address, workers=args.workers, say=functools.partial(print, flush=True)
+    )
+    print(f"{len(result.trials)} trials ({len(result.failed)} failed) -> {result.json_path}")
+    if result.report_path is not None:
+        print(f"report -> {result.report_path}")
+    return 1 if result.failed else 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from honing.quickstart import QuickstartConfig, run_quickstart
 
@@ -465,6 +483,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", type=_positive_int, default=10, help="cells per dimension for SACo (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_data_info)
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a grid of fine-tuning runs locally or on a Ray cluster",
+        description="Run every trial of a sweep spec (tasks x methods x seeds x config grid), each in its own "
+        "run directory, on a local process pool or as Ray tasks; collect them into OUT/sweep.json and "
+        "OUT/report.html. Re-running skips finished trials and resumes interrupted ones.",
+    )
+    p.add_argument("spec", help="sweep spec (YAML); see docs/guide.md")
+    p.add_argument("--ray-address", default=None,
+                   help="run trials as Ray tasks: 'local' (a Ray instance here), 'auto' or HOST:PORT")  # fmt: skip
+    p.add_argument("--workers", type=_positive_int, default=None, help="local trials at once (default: the spec's)")
+    p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
         "quickstart",

@@ -100,6 +100,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _default(cls: type, name: str) -> Any:
+    """The default value of field `name` of dataclass `cls` (None when it has none)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            return None if f.default is dataclasses.MISSING else f.default
+    return None
+
+
 def from_dict(cls: type[C], data: Mapping[str, Any], prefix: str = "") -> C:
     """Build dataclass `cls` from `data`, rejecting unknown keys and mistyped values."""
     if not isinstance(data, Mapping):
@@ -111,6 +121,9 @@ def from_dict(cls: type[C], data: Mapping[str, Any], prefix: str = "") -> C:
             raise ConfigError(
                 f"unknown config key {prefix + str(key)!r} for {cls.__name__}" + close_matches(str(key), fields)
             )
+        default = _default(cls, key)
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
+            value = _merge(to_dict(default), value)  # a partial nested config keeps this class's own defaults
         kwargs[key] = _coerce(value, fields[key], prefix + key)
     config = cls(**kwargs)
     validate = getattr(config, "validate", None)

@@ -62,3 +62,12 @@ def test_missing_or_malformed_yaml(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         build_config(BCConfig, yaml_path=tmp_path / "list.yaml")
+
+
+def test_partial_nested_override_keeps_the_methods_own_nested_defaults() -> None:
+    """ibrl's actor defaults to a deterministic (TD3) actor; setting only its width must not reset that."""
+    from honing.finetune import method_config
+
+    config = method_config("ibrl", {"actor": {"hidden_dims": [16]}})
+    assert config.actor.hidden_dims == (16,) and config.actor.gaussian is False
+    assert build_config(type(config), overrides=["actor.hidden_dims=[8]"]).actor.gaussian is False
