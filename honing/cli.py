@@ -113,6 +113,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     task_id = args.task or read_policy_config(policy_dir).get("task_id")
     if not task_id:
         raise HoningError(f"{policy_dir} does not record its task; pass --task")
+    if args.video and not task_id.startswith("toy/"):
+        from honing.eval.video import select_gl_backend
+
+        select_gl_backend()  # before MuJoCo is first imported: it fixes its GL backend then
     policy = load_policy(policy_dir, device=args.device)
     task = get_task(task_id)
     if args.shield:
@@ -132,6 +136,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.shield:
         print(f"shield interventions: {result.summary()['shield_interventions']} steps")
     print(f"per-episode results -> {out}")
+    if args.video:
+        from honing.eval.video import record_videos
+
+        video_dir = out.parent / "videos" / out.stem
+        videos = record_videos(policy, task, video_dir, episodes=args.video, seed=args.seed, size=args.video_size)
+        for video in videos:
+            print(f"video ({'success' if video.success else 'failure'}, {video.length} steps) -> {video.path}")
     return 0
 
 
@@ -235,7 +246,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from honing.eval.report import build_report
     from honing.runs.atomic import atomic_write_text
 
-    text = build_report(args.run_dirs, fmt=args.format)
+    text = build_report(args.run_dirs, fmt=args.format, link_base=Path(args.out).parent if args.out else None)
     if args.out is None:
         print(text)
     else:
@@ -394,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=_positive_int, default=8, help="envs stepped side by side (default 8)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", default=None, help="JSON file for per-episode results (default: RUN_DIR/eval/...)")
+    p.add_argument("--video", type=_positive_int, default=None, metavar="N",
+                   help="also write mp4s of the first N evaluation episodes (MuJoCo: needs EGL or OSMesa)")  # fmt: skip
+    p.add_argument("--video-size", type=_positive_int, default=None, metavar="PIXELS",
+                   help="square video frames of this size (MuJoCo; default 480 on Meta-World)")  # fmt: skip
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import subprocess
@@ -88,3 +89,17 @@ def test_report_renders_in_headless_chromium(runs: list[Path], tmp_path: Path) -
     assert (pixels.reshape(-1, 3) < 0.9).any(axis=1).mean() > 0.02  # plots and text drew, not a blank page
     colours = {tuple(np.round(p, 1)) for p in pixels.reshape(-1, 3)[::50]}
     assert len(colours) > 10  # curves and bands in colour, not just black text
+
+
+def test_report_links_the_runs_videos(runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Videos from ``honing eval RUN_DIR --video N`` (eval/videos/) are linked relative to the report."""
+    from honing.cli import main
+
+    assert main(["eval", str(runs[0]), "--episodes", "2", "--video", "1", "--num-envs", "1"]) == 0
+    video = next((runs[0] / "eval" / "videos").rglob("*.mp4"))
+    out = tmp_path / "pages" / "report.html"
+    assert main(["report", *map(str, runs), "--out", str(out)]) == 0
+    page = out.read_text()
+    link = os.path.relpath(video, out.parent)
+    assert f"<video controls width='320' src='{link}'>" in page and (out.parent / link).is_file()
+    assert f"]({video.resolve()})" in build_report(runs, fmt="md")  # no report file: absolute links

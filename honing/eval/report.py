@@ -15,6 +15,7 @@ import html
 import io
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,17 +260,34 @@ def _tables(runs: list[RunRecord], groups: list[Group]) -> list[tuple[str, list[
     return tables
 
 
-def render_markdown(runs: list[RunRecord]) -> str:
+def find_videos(runs: list[RunRecord], link_base: Path | None) -> list[tuple[str, str]]:
+    """(run, link) for every mp4 that ``honing eval --video`` wrote into a run's eval/videos/.
+
+    Links are relative to `link_base` (the folder the report is written to) so the page and its
+    videos can move together; absolute when the report has no file.
+    """
+    found = []
+    for run in runs:
+        for video in sorted((run.path / "eval" / "videos").rglob("*.mp4")):
+            link = os.path.relpath(video.resolve(), link_base.resolve()) if link_base else str(video.resolve())
+            found.append((str(run.path), link))
+    return found
+
+
+def render_markdown(runs: list[RunRecord], link_base: Path | None = None) -> str:
     groups = group_runs(runs)
     out = []
     for title, header, rows in _tables(runs, groups):
         out += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
         out.append("")
+    videos = find_videos(runs, link_base)
+    if videos:
+        out += ["### Videos", ""] + [f"- {run}: [{Path(link).name}]({link})" for run, link in videos] + [""]
     return "\n".join(out)
 
 
-def render_html(runs: list[RunRecord]) -> str:
+def render_html(runs: list[RunRecord], link_base: Path | None = None) -> str:
     groups = group_runs(runs)
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>honing report</title><style>",
              "body{font-family:sans-serif;margin:2em;max-width:1500px} table{border-collapse:collapse;margin:1em 0}",
@@ -285,17 +303,30 @@ def render_html(runs: list[RunRecord]) -> str:
                      + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")  # fmt: skip
         parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
         parts.append("</table>")
+    videos = find_videos(runs, link_base)
+    if videos:
+        parts.append("<h2>Videos</h2><p>Evaluation episodes recorded with <code>honing eval --video N</code>; "
+                     "the outcome is in the file name and the bar along the top.</p>")  # fmt: skip
+        for run, link in videos:
+            src = html.escape(link, quote=True)
+            parts.append(f"<figure style='display:inline-block'><video controls width='320' src='{src}'></video>"
+                         f"<figcaption><a href='{src}'>{html.escape(Path(link).name)}</a><br>"
+                         f"{html.escape(run)}</figcaption></figure>")  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def build_report(run_dirs: list[str | Path], fmt: str = "html") -> str:
-    """The report of `run_dirs` as a self-contained HTML page (plots embedded) or Markdown tables."""
+def build_report(run_dirs: list[str | Path], fmt: str = "html", link_base: str | Path | None = None) -> str:
+    """The report of `run_dirs` as a self-contained HTML page (plots embedded) or Markdown tables.
+
+    Videos found in the runs are linked relative to `link_base` (the report's folder) when given.
+    """
     if not run_dirs:
         raise HoningError("report needs at least one fine-tuning run directory")
     runs = [load_run(path) for path in run_dirs]
+    base = Path(link_base) if link_base is not None else None
     if fmt == "md":
-        return render_markdown(runs)
+        return render_markdown(runs, base)
     if fmt != "html":
         raise HoningError(f"unknown report format {fmt!r}; use html or md")
-    return render_html(runs)
+    return render_html(runs, base)

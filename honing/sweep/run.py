@@ -144,5 +144,5 @@ def run_sweep(
     finished = [r["run_dir"] for r in results if r["status"] != "failed"]
     if report and finished:
         report_path = spec.out / "report.html"
-        atomic_write_text(report_path, build_report(finished, fmt="html"))
+        atomic_write_text(report_path, build_report(finished, fmt="html", link_base=spec.out))
     return SweepResult(spec, results, json_path, report_path)

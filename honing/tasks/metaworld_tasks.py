@@ -35,6 +35,15 @@ class MetaWorldSeeding(gym.Wrapper):
         return obs, {**info, "success": False}
 
 
+class UprightRender(gym.Wrapper):
+    """Meta-World's ``corner`` camera is mounted rolled by 180 degrees (its image y-axis points down);
+    turn its frames the right way up."""
+
+    def render(self) -> Any:
+        frame = self.env.render()
+        return None if frame is None else np.ascontiguousarray(frame[::-1, ::-1])
+
+
 def _env_classes() -> dict[str, type]:
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
@@ -55,7 +64,7 @@ def _make_raw(env_name: str, render_mode: str | None = None) -> gym.Env:
     env.seeded_rand_vec = True
     env.seed(0)
     env.max_path_length = MAX_EPISODE_STEPS
-    return MetaWorldSeeding(env)
+    return UprightRender(MetaWorldSeeding(env)) if render_mode else MetaWorldSeeding(env)
 
 
 def _policy_class_name(env_name: str) -> str:
