@@ -60,3 +60,12 @@ def test_eval_video_on_metaworld_pick_place(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)  # fresh MuJoCo: GL chosen at import
     assert done.returncode == 0, done.stderr
     _check_videos(tmp_path / "videos" / "eval", 2)
+
+
+def test_no_gl_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from honing.errors import HoningError
+    from honing.eval.video import select_gl_backend
+
+    monkeypatch.setenv("MUJOCO_GL", "no-such-backend")
+    with pytest.raises(HoningError, match=r"MUJOCO_GL=no-such-backend failed\); install .*libosmesa6"):
+        select_gl_backend()

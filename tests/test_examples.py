@@ -1,0 +1,18 @@
+"""The examples the docs point at run as written (with a smaller budget)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+
+def test_custom_task_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = runpy.run_path(str(EXAMPLES / "custom_task.py"))
+    example["main"](["--out", str(tmp_path / "slider"), "--steps", "1000"])
+    out = capsys.readouterr().out
+    assert "10 demos in" in out and "BC   : success" in out and "honed: success" in out
+    assert (tmp_path / "slider" / "finetune" / "checkpoints" / "best").is_dir()
