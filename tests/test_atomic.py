@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,16 @@ def test_a_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
     target.rmdir()  # ... with the new copy not yet renamed in
     assert recover_directory(target) and (target / "weights").read_text() == "v1"
     assert not recover_directory(target)  # nothing left to recover
+
+
+def test_atomic_writes_get_the_mode_of_an_ordinary_new_file(tmp_path: Path) -> None:
+    """Temporary files are private (0600); the results they become must not be."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<html></html>")
+        with atomic_directory(tmp_path / "dataset") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "dataset").stat().st_mode) == 0o755

@@ -55,8 +55,8 @@ def test_eval_video_on_metaworld_pick_place(tmp_path: Path) -> None:
         pytest.skip("no OpenGL for MuJoCo offscreen rendering (MUJOCO_GL=egl/osmesa); apt-get install libosmesa6")
     collect_demos("metaworld/pick-place", episodes=2, noise=0.0, seed=0, out=tmp_path / "demos")
     train_bc(tmp_path / "demos", BCConfig(steps=20, policy=PolicyConfig(hidden_dims=(16,))), out=tmp_path / "bc")
-    command = [sys.executable, "-m", "honing", "eval", str(tmp_path / "bc"), "--episodes", "2", "--video", "2",
-               "--video-size", "96", "--num-envs", "2", "--out", str(tmp_path / "eval.json")]  # fmt: skip
+    command = [sys.executable, "-m", "honing", "eval", str(tmp_path / "bc"), "--episodes", "1", "--video", "2",
+               "--video-size", "96", "--num-envs", "1", "--out", str(tmp_path / "eval.json")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)  # fresh MuJoCo: GL chosen at import
     assert done.returncode == 0, done.stderr
     _check_videos(tmp_path / "videos" / "eval", 2)

@@ -21,6 +21,7 @@ import numpy as np
 from honing import seeding
 from honing.errors import HoningError
 from honing.policies.base import Policy
+from honing.runs.atomic import ordinary_permissions
 from honing.tasks import Task, get_task
 
 GL_BACKENDS = ("egl", "osmesa")
@@ -77,9 +78,7 @@ def _write_mp4(frames: list[np.ndarray], path: Path, fps: int) -> None:
         with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error") as out:
             for frame in frames:
                 out.append_data(frame)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a video should read like any new file
+        ordinary_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -33,6 +33,17 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def ordinary_permissions(path: str | Path, directory: bool = False) -> None:
+    """Give a temporary file or directory (mkstemp/mkdtemp: 0600/0700) the mode a new one would have.
+
+    Without this, every atomically written result (reports, configs, videos) is private to its
+    owner and unreadable for collaborators or a web server.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see either the old file or the complete new one."""
     path = Path(path)
@@ -43,6 +54,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        ordinary_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -94,9 +106,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     recover_directory(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like any new dir
+    ordinary_permissions(tmp, directory=True)
     try:
         yield tmp
         fsync_tree(tmp)
