@@ -80,23 +80,23 @@ def cmd_bc(args: argparse.Namespace) -> int:
         values["policy"] = {"kind": args.policy}
     config = build_config(BCConfig, yaml_path=args.config, overrides=args.set or [], values=values)
 
+    from honing.runs.progress import ProgressBar
+
+    bar = ProgressBar(config.steps, f"BC {config.policy.kind}", step_key="step", unit="updates")
+
     def progress(record: dict[str, float]) -> None:
+        bar(record)
         if not args.quiet:
             print(
                 f"  update {record['step']:>6}  train {record['train_loss']:.4f}  val {record['val_loss']:.4f}"
                 f"  best {record['best_val_loss']:.4f}"
             )
 
-    result = train_bc(
-        args.dataset,
-        config,
-        out=args.out,
-        task_id=args.task,
-        log_fn=progress,
-        overwrite=args.overwrite,
-        wandb=args.wandb,
-        mlflow=args.mlflow,
-    )
+    try:
+        result = train_bc(args.dataset, config, out=args.out, task_id=args.task, log_fn=progress,
+                          overwrite=args.overwrite, wandb=args.wandb, mlflow=args.mlflow)  # fmt: skip
+    finally:
+        bar.close()
     print(
         f"trained {result.steps_run} updates; best validation loss {result.best_val_loss:.4f} at update "
         f"{result.best_step} -> {Path(args.out) / 'checkpoints' / 'best'}"

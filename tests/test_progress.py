@@ -25,3 +25,14 @@ def test_progress_bar_is_silent_when_not_attached_to_a_terminal() -> None:
     bar({"kind": "train", "env_steps": 400, "steps_per_s": 123.4})
     bar.close()
     assert not bar.enabled and out.getvalue() == ""
+
+
+def test_bc_progress_counts_updates_and_shows_the_best_validation_loss() -> None:
+    out = io.StringIO()
+    bar = ProgressBar(
+        3000, "BC mlp", Console(file=out, force_terminal=True, width=160), step_key="step", unit="updates"
+    )
+    bar({"step": 200, "train_loss": 0.5, "val_loss": 0.45, "best_val_loss": 0.4123})
+    bar.close()
+    text = out.getvalue()
+    assert "200/3000" in text and "updates/s" in text and "best val loss 0.4123" in text
