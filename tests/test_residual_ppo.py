@@ -68,12 +68,26 @@ def test_residual_ppo_improves_a_weak_base_on_toy_reach(weak_base: tuple[Path, P
         "eval_episodes": 20,
         "final_eval_episodes": 100,
         "actor": {"action_scale": 0.3},
+        "asynchronous": False,  # same transitions as the default async envs (test below), without the IPC
         "device": "cpu",
-    }  # fmt: skip  (default: 4 async envs)
+    }  # fmt: skip
     result = finetune(base_dir, "toy/reach", demos, method="residual-ppo", config=method_config("residual-ppo", values))
     # Measured: 66% -> 99% with this config at 1 torch thread; at 60k steps and 2 threads only 80%, hence 100k
     # (ResiP's action_scale 0.1 gave 68% in 100k)
     assert result.honed_eval.success_rate >= result.base_eval.success_rate + 0.15
+
+
+def test_async_and_sync_vector_envs_give_the_same_run(weak_base: tuple[Path, Path]) -> None:
+    """honing seeds and resets every env itself, so subprocess envs change nothing but the speed."""
+    base_dir, demos = weak_base
+    curves = []
+    for asynchronous in (True, False):
+        values = {**SMALL, "steps": 1000, "eval_every": 500, "asynchronous": asynchronous}
+        result = finetune(
+            base_dir, "toy/reach", demos, method="residual-ppo", config=method_config("residual-ppo", values)
+        )
+        curves.append([(p.env_steps, p.success, p.updates) for p in result.curve] + [result.honed_eval.success_rate])
+    assert curves[0] == curves[1]
 
 
 class Killed(Exception):
