@@ -63,13 +63,14 @@ def test_local_sweep_writes_json_and_report_then_skips_finished(tmp_path: Path, 
 def test_a_failing_trial_is_recorded_and_the_cli_exits_nonzero(
     tmp_path: Path, weak_base: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _spec(tmp_path, weak_base, grid={"actor.action_scale": [0.1]})
+    path = _spec(tmp_path, weak_base, workers=2)  # two worker processes: the local pool path
     data = yaml.safe_load(path.read_text())
     data["tasks"]["toy/reach"]["demos"] = str(tmp_path / "missing")
     path.write_text(yaml.safe_dump(data))
     assert main(["sweep", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "failed: DatasetError: dataset path" in out and "1 trials (1 failed)" in out
+    assert out.count("failed: DatasetError: dataset path") == 2 and "2 trials (2 failed)" in out
+    assert "2 local worker(s)" in out
 
 
 def test_two_trial_sweep_under_ray(tmp_path: Path, weak_base: tuple[Path, Path]) -> None:
