@@ -16,3 +16,11 @@ def test_custom_task_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "10 demos in" in out and "BC   : success" in out and "honed: success" in out
     assert (tmp_path / "slider" / "finetune" / "checkpoints" / "best").is_dir()
+
+
+def test_example_sweep_spec_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    from honing.cli import main
+
+    assert main(["sweep", str(EXAMPLES / "sweep.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 trials" in out and "residual-td3-actor.action_scale=0.2/seed2" in out
