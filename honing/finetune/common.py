@@ -73,6 +73,11 @@ class OffPolicyConfig(FinetuneConfig):
     """Polyak rate of the target networks."""
     snapshot_every: int = 5_000
     """Env steps between training-state snapshots (what ``--resume`` continues from)."""
+    compile: bool = False
+    """Run the update's networks through ``torch.compile`` (inductor: fused LayerNorm/ReLU and
+    matmul kernels). Same maths, rounded differently from eager; the first updates pay the
+    compilation (tens of seconds on CPU, needs a C++ compiler there). Measured speed-ups are in
+    BENCHMARKS.md (learner throughput); worth it for long runs, not for tiny tests."""
 
     def validate(self) -> None:
         super().validate()

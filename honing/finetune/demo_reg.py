@@ -104,19 +104,19 @@ class DemoReg(TD3Learner):
         return np.clip(action + noise, -1.0, 1.0).astype(np.float32)
 
     def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        next_action = self.actor_target(batch["next_obs"])
+        next_action = self.fast("actor_target")(batch["next_obs"])
         next_action = (next_action + self.smoothing_noise(next_action)).clamp(-1.0, 1.0)
-        q_next = self.critic_target(batch["next_obs"], next_action)
+        q_next = self.fast("critic_target")(batch["next_obs"], next_action)
         q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
         return batch["reward"] + batch["discount"] * q_min, {}
 
     def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        action = self.actor(batch["obs"])
+        action = self.fast("actor")(batch["obs"])
         bc = (action - batch["base_action"]).pow(2).mean()
         weight = self.reg_weight()
         if not self.acting:  # critic still warming up: distil the BC policy only
             return bc, {"reg_mse": bc.item()}
-        q = self.critic(batch["obs"], action).mean(dim=0)
+        q = self.fast("critic")(batch["obs"], action).mean(dim=0)
         scale = 1.0 / q.abs().mean().detach().clamp_min(1e-6) if self.config.normalize_q else 1.0
         return -scale * q.mean() + weight * bc, {"reg_mse": bc.item(), "reg_weight": weight}
 

@@ -34,7 +34,14 @@ from honing.errors import ConfigError, DivergenceError, HoningError
 from honing.finetune.common import OffPolicyConfig, require
 from honing.finetune.replay import NStepTransition, ReplayBuffer, sample_mixed, sparse_demo_view
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
-from honing.finetune.updates import adam, frozen, polyak, random_heads, sac_policy_step
+from honing.finetune.updates import (
+    CompiledUpdate,
+    adam,
+    frozen,
+    polyak,
+    random_heads,
+    sac_policy_step,
+)
 from honing.policies.actor import Actor, ActorConfig
 from honing.policies.base import Policy
 from honing.policies.bc_policy import BCPolicy
@@ -108,7 +115,7 @@ def chunk_transitions(
     return out
 
 
-class DSRL:
+class DSRL(CompiledUpdate):
     """Networks, updates, the chunk-level interaction loop, evaluation and snapshots."""
 
     def __init__(
@@ -140,6 +147,7 @@ class DSRL:
         self.critic_params = list(self.critic.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
         self.noise_critic_params = list(self.noise_critic.parameters())
+        self.compile_update(("critic", "critic_target", "noise_critic", "decode"), config.compile, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = seeding.rng(config.seed, "train")
         self.updates = 0
@@ -184,12 +192,12 @@ class DSRL:
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_noise, _ = self.sample_noise(batch["next_obs"])
-            q_next = self.critic_target(batch["next_obs"], self.decode(batch["next_obs"], next_noise))
+            q_next = self.fast("critic_target")(batch["next_obs"], self.fast("decode")(batch["next_obs"], next_noise))
             target = (
                 batch["reward"]
                 + batch["discount"] * q_next[random_heads(cfg, self.generator, self.device)].min(0).values
             )
-        q = self.critic(batch["obs"], batch["action"])
+        q = self.fast("critic")(batch["obs"], batch["action"])
         critic_loss = (q - target).pow(2).mean(dim=1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -198,15 +206,15 @@ class DSRL:
 
         noise = torch.randn((len(q[0]), self.noise_dim), generator=self.generator).to(self.device)
         with torch.no_grad():
-            distilled = self.critic(batch["obs"], self.decode(batch["obs"], noise)).mean(dim=0)
-        noise_loss = (self.noise_critic(batch["obs"], noise) - distilled).pow(2).mean(dim=1).sum()
+            distilled = self.fast("critic")(batch["obs"], self.fast("decode")(batch["obs"], noise)).mean(dim=0)
+        noise_loss = (self.fast("noise_critic")(batch["obs"], noise) - distilled).pow(2).mean(dim=1).sum()
         self.noise_critic_optim.zero_grad(set_to_none=True)
         noise_loss.backward()
         self.noise_critic_optim.step()
 
         steered, log_prob = self.sample_noise(batch["obs"])
         with frozen(self.noise_critic_params):
-            actor_loss = (alpha * log_prob - self.noise_critic(batch["obs"], steered).mean(dim=0)).mean()
+            actor_loss = (alpha * log_prob - self.fast("noise_critic")(batch["obs"], steered).mean(dim=0)).mean()
         sac_policy_step(actor_loss, log_prob, self.log_alpha, self.target_entropy, self.actor_optim, self.alpha_optim)
         self.updates += 1
         return {"critic_loss": critic_loss.item(), "noise_critic_loss": noise_loss.item(), "q_mean": q.mean().item(),

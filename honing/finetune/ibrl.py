@@ -72,13 +72,13 @@ class IBRL(TD3Learner):
         return self.networks.choose(obs_t, base_t, rl_t)[0].cpu().numpy().astype(np.float32)
 
     def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        rl = self.actor_target(batch["next_obs"])
+        rl = self.fast("actor_target")(batch["next_obs"])
         rl = (rl + self.smoothing_noise(rl)).clamp(-1.0, 1.0)
         heads = random_heads(self.config, self.generator, self.device)
-        q_rl = self.critic_target(batch["next_obs"], rl)[heads].min(dim=0).values
-        q_base = self.critic_target(batch["next_obs"], batch["next_base_action"])[heads].min(dim=0).values
+        q_rl = self.fast("critic_target")(batch["next_obs"], rl)[heads].min(dim=0).values
+        q_base = self.fast("critic_target")(batch["next_obs"], batch["next_base_action"])[heads].min(dim=0).values
         share = (q_rl > q_base).float().mean().item()
         return batch["reward"] + batch["discount"] * torch.maximum(q_rl, q_base), {"rl_bootstrap_share": share}
 
     def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return -self.critic(batch["obs"], self.actor(batch["obs"])).mean(), {}
+        return -self.fast("critic")(batch["obs"], self.fast("actor")(batch["obs"])).mean(), {}

@@ -68,13 +68,13 @@ class ResidualTD3(TD3Learner):
         return np.clip(base_action + residual + noise, -1.0, 1.0).astype(np.float32)
 
     def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        residual = self.actor_target(batch["next_obs"], batch["next_base_action"])
+        residual = self.fast("actor_target")(batch["next_obs"], batch["next_base_action"])
         next_action = (batch["next_base_action"] + residual + self.smoothing_noise(residual)).clamp(-1.0, 1.0)
-        q_next = self.critic_target(batch["next_obs"], next_action)
+        q_next = self.fast("critic_target")(batch["next_obs"], next_action)
         q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
         return batch["reward"] + batch["discount"] * q_min, {}
 
     def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        residual = self.actor(batch["obs"], batch["base_action"])
+        residual = self.fast("actor")(batch["obs"], batch["base_action"])
         action = (batch["base_action"] + residual).clamp(-1.0, 1.0)
-        return -self.critic(batch["obs"], action).mean(), {"residual_abs": residual.abs().mean().item()}
+        return -self.fast("critic")(batch["obs"], action).mean(), {"residual_abs": residual.abs().mean().item()}

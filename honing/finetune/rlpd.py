@@ -27,7 +27,7 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import OffPolicyConfig, require
-from honing.finetune.updates import adam, frozen, polyak, random_heads, sac_policy_step
+from honing.finetune.updates import CompiledUpdate, adam, frozen, polyak, random_heads, sac_policy_step
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.ensemble import CriticEnsemble
@@ -61,7 +61,7 @@ class RLPDConfig(OffPolicyConfig):
         require(self, ("actor_lr", "temperature_lr", "init_temperature"), positive=True)
 
 
-class RLPD:
+class RLPD(CompiledUpdate):
     """The learner: Gaussian actor, critic ensemble with targets, and the entropy temperature."""
 
     snapshot_modules = ("actor", "critic", "critic_target", "log_alpha")
@@ -82,6 +82,7 @@ class RLPD:
         self.alpha_optim = adam([self.log_alpha], config.temperature_lr)
         self.critic_params = list(self.critic.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
+        self.compile_update(("policy_sample", "critic", "critic_target"), config.compile, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.critic_updates = 0
         self.actor_updates = 0
@@ -97,10 +98,14 @@ class RLPD:
         action, _ = self.actor.sample(self.actor.normalize_obs(obs_t), self.generator)
         return action[0].cpu().numpy().astype(np.float32)
 
+    def policy_sample(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An action from the stochastic actor and its log-probability, drawn with the learner's generator."""
+        return self.actor.sample(norm_obs, self.generator)
+
     def _target(self, batch: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            next_action, next_log_prob = self.actor.sample(batch["next_obs"], self.generator)
-            q_next = self.critic_target(batch["next_obs"], next_action)
+            next_action, next_log_prob = self.fast("policy_sample")(batch["next_obs"])
+            q_next = self.fast("critic_target")(batch["next_obs"], next_action)
             q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
             if self.config.backup_entropy:
                 q_min = q_min - alpha * next_log_prob
@@ -111,7 +116,7 @@ class RLPD:
         cfg = self.config
         alpha = self.log_alpha.exp().detach()
         target = self._target(batch, alpha)
-        q = self.critic(batch["obs"], batch["action"])
+        q = self.fast("critic")(batch["obs"], batch["action"])
         critic_loss = (q - target).pow(2).mean(dim=1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -121,9 +126,9 @@ class RLPD:
         metrics = {"critic_loss": critic_loss.item(), "q_mean": q.mean().item(), "target_mean": target.mean().item()}
 
         if self.critic_updates % cfg.utd == 0:
-            action, log_prob = self.actor.sample(batch["obs"], self.generator)
+            action, log_prob = self.fast("policy_sample")(batch["obs"])
             with frozen(self.critic_params):
-                actor_loss = (alpha * log_prob - self.critic(batch["obs"], action).mean(dim=0)).mean()
+                actor_loss = (alpha * log_prob - self.fast("critic")(batch["obs"], action).mean(dim=0)).mean()
             sac_policy_step(
                 actor_loss, log_prob, self.log_alpha, self.target_entropy, self.actor_optim, self.alpha_optim
             )

@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from honing.finetune.common import TD3Config
-from honing.finetune.updates import adam, frozen, polyak
+from honing.finetune.updates import CompiledUpdate, adam, frozen, polyak
 from honing.policies.ensemble import CriticEnsemble
 
 
-class TD3Learner:
+class TD3Learner(CompiledUpdate):
     """Deterministic actor + critic ensemble with targets; subclasses define `target` and `actor_loss`."""
 
     snapshot_modules = ("actor", "critic", "actor_target", "critic_target")
@@ -37,6 +37,7 @@ class TD3Learner:
         self.critic_params = list(critic.parameters())
         self.actor_target_params = list(self.actor_target.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
+        self.compile_update(("actor", "critic", "actor_target", "critic_target"), config.compile, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.noise_rng = np.random.default_rng(config.seed + 1)
         self.critic_updates = 0
@@ -61,7 +62,7 @@ class TD3Learner:
         cfg = self.config
         with torch.no_grad():
             target, metrics = self.target(batch)
-        q = self.critic(batch["obs"], batch["action"])
+        q = self.fast("critic")(batch["obs"], batch["action"])
         critic_loss = (q - target).pow(2).mean(dim=1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 
+from honing.errors import ConfigError
 from honing.finetune.common import OffPolicyConfig
 
 
@@ -52,3 +55,26 @@ def sac_policy_step(
     alpha_optim.zero_grad(set_to_none=True)
     alpha_loss.backward()
     alpha_optim.step()
+
+
+class CompiledUpdate:
+    """Mixin for learners: ``self.fast(name)`` is attribute `name` as the update should call it.
+
+    With ``compile`` on, the named modules (or methods) go through ``torch.compile`` once, at
+    construction; otherwise ``fast`` returns the attribute itself, so swapping a module stays
+    visible. Only the update calls through ``fast``: acting and evaluation keep the eager modules,
+    whose parameters the compiled handles share, so checkpoints and snapshots are unchanged.
+    """
+
+    _compiled: dict[str, Any]
+
+    def compile_update(self, names: tuple[str, ...], enabled: bool, device: torch.device) -> None:
+        compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
+        if enabled and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
+            raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
+                              "its kernels with one): install g++ or set compile = false")  # fmt: skip
+        # static shapes: the batch size never changes within a run
+        self._compiled = {name: torch.compile(getattr(self, name), dynamic=False) for name in names} if enabled else {}
+
+    def fast(self, name: str) -> Any:
+        return self._compiled[name] if name in self._compiled else getattr(self, name)

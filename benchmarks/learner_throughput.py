@@ -1,0 +1,317 @@
+"""Learner throughput: how close honing's updates come to the machine's peak, and how it compares to SB3.
+
+Measured in one run on one machine, for every thread count asked for:
+
+- the machine's float32 matmul peak (GFLOP/s, the best of a few square sizes): the reference;
+- honing's update rate for residual-td3 and rlpd at 2x256 and 3x512, batch 256, ensembles of 2 and
+  10 heads, on synthetic replay of Meta-World's dimensions, eager and with ``compile=true``
+  (torch.compile), timed alternately in short rounds so both see the same machine: updates/s,
+  GFLOP per update (counted by ``torch.utils.flop_counter`` on the eager update, forward and
+  backward; compiling does the same maths) and achieved GFLOP/s;
+- end-to-end training env steps/s on metaworld/pick-place at UTD 1 and 4 (honing's own off-policy
+  loop: env step, base action, exploration, replay, updates), measured after the warm-up, eager
+  and compiled;
+- Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
+  network size (2x256, 2 critics), batch, UTD and thread count.
+
+``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, compiled) over SB3's SAC at UTD 1;
+``flop_utilisation`` is residual-td3's achieved GFLOP/s at 2x256 / 2 heads (compiled) over the
+peak, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
+torch profiler's op table for the eager updates is written next to the results.
+
+    python -m benchmarks.learner_throughput            # needs: pip install 'honing[bench]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
+from honing.data import collect_demos
+from honing.data.normalization import Normalizer
+from honing.finetune.loop import OffPolicyRun
+from honing.finetune.replay import ReplayBuffer, sample_mixed
+from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
+from honing.finetune.rlpd import RLPD, RLPDConfig
+from honing.policies.bc_policy import BCPolicy, build_bc_network
+from honing.policies.policy_config import PolicyConfig
+from honing.tasks import get_task
+
+TASK = "metaworld/pick-place"
+BATCH = 256
+SIZES = {"2x256": (256, 256), "3x512": (512, 512, 512)}
+ENSEMBLES = (2, 10)
+MODES = ("eager", "compiled")
+LEARNERS: dict[str, tuple[type, type]] = {"residual-td3": (ResidualTD3, ResidualTD3Config),
+                                          "rlpd": (RLPD, RLPDConfig)}  # fmt: skip
+
+
+def peak_gflops(seconds: float = 3.0) -> float:
+    """Best float32 matmul rate over a few square sizes: what the cores can do at best."""
+    best = 0.0
+    for size in (512, 1024, 2048):
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        for _ in range(3):
+            a @ b
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            a @ b
+            count += 1
+        best = max(best, 2 * size**3 * count / (time.perf_counter() - start) / 1e9)
+    return round(best, 1)
+
+
+def learner(method: str, hidden: tuple[int, ...], ensemble: int, obs_dim: int, act_dim: int, compile: bool) -> Any:
+    agent_cls, config_cls = LEARNERS[method]
+    config = config_cls(num_critics=ensemble, critic_hidden_dims=hidden, batch_size=BATCH, compile=compile)
+    config.actor.hidden_dims = hidden
+    if method == "residual-td3":
+        config.critic_warmup = 0  # measure the steady state: actor updates every actor_delay critic updates
+    return agent_cls(config, obs_dim, act_dim, Normalizer.identity(obs_dim, act_dim), torch.device("cpu"))
+
+
+def synthetic_replay(obs_dim: int, act_dim: int) -> tuple[ReplayBuffer, ReplayBuffer]:
+    buffers = []
+    for size in (2_000, 50_000):
+        buffer = ReplayBuffer(size, obs_dim, act_dim, torch.device("cpu"))
+        generator = torch.Generator().manual_seed(size)
+        for tensor in buffer.data.values():
+            tensor.copy_(torch.rand(tensor.shape, generator=generator) * 2 - 1)
+        buffer.data["discount"].fill_(0.97)
+        buffer.size = size
+        buffers.append(buffer)
+    return buffers[0], buffers[1]
+
+
+def alternated(steps: dict[str, Callable[[], Any]], seconds: float, rounds: int = 5) -> dict[str, float]:
+    """Calls per second of each step, timed in alternating rounds (the same machine state for all)."""
+    for step in steps.values():
+        for _ in range(10):  # warm-up (and compilation)
+            step()
+    counts, spent = dict.fromkeys(steps, 0), dict.fromkeys(steps, 0.0)
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds / rounds:
+                step()
+                counts[name] += 1
+            spent[name] += time.perf_counter() - start
+    return {name: counts[name] / spent[name] for name in steps}
+
+
+def measure_learner(method: str, hidden: tuple[int, ...], ensemble: int, seconds: float) -> dict[str, Any]:
+    obs_dim, act_dim = get_task(TASK).spaces()
+    demo, online = synthetic_replay(obs_dim, act_dim)
+    generator = torch.Generator().manual_seed(0)
+    agents = {mode: learner(method, hidden, ensemble, obs_dim, act_dim, mode == "compiled")
+              for mode in ("eager", "compiled")}  # fmt: skip
+    with FlopCounterMode(display=False) as counter:  # 4 eager updates: whole actor-delay cycles
+        for _ in range(4):
+            agents["eager"].update(sample_mixed(demo, online, BATCH, 0.5, generator))
+    gflop = counter.get_total_flops() / 4 / 1e9
+
+    def stepper(agent: Any) -> Callable[[], Any]:
+        return lambda: agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
+
+    rates = alternated({mode: stepper(agent) for mode, agent in agents.items()}, seconds)
+    return {"gflop_per_update": round(gflop, 4)} | {
+        mode: {"updates_per_s": round(rate, 1), "achieved_gflops": round(rate * gflop, 1)}
+        for mode, rate in rates.items()
+    }
+
+
+def profile_learner(method: str, path: Path) -> None:
+    """The torch profiler's op table for 100 updates at 2x256, 2 heads."""
+    obs_dim, act_dim = get_task(TASK).spaces()
+    agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, compile=False)
+    demo, online = synthetic_replay(obs_dim, act_dim)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(100):
+            agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=45)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {method}, 2x256, 2 heads, batch {BATCH}, {torch.get_num_threads()} thread(s), 100 updates\n"
+                    f"# {command_line()}\n# {machine()}\n\n{table}\n")  # fmt: skip
+
+
+def demo_episodes() -> list[Any]:
+    return collect_demos(TASK, 5, noise=0.3, seed=0).episodes
+
+
+def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: bool) -> float:
+    """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
+    (2x256, 2 heads, batch 256; the untimed steps absorb compilation)."""
+    task = get_task(TASK)
+    obs_dim, act_dim = task.spaces()
+    episodes = demo_episodes()
+    normalizer = Normalizer.from_episodes(episodes)
+    base = BCPolicy(build_bc_network(PolicyConfig(), obs_dim, act_dim, normalizer))  # a BC base's cost, untrained
+    agent_cls, config_cls = LEARNERS[method]
+    config = config_cls(utd=utd, learning_starts=warmup, steps=warmup + 50 + steps, batch_size=BATCH, compile=compile)
+    if method == "residual-td3":
+        config.critic_warmup = 0
+    torch.manual_seed(0)
+    agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))
+    loop = OffPolicyRun(agent, task, base, episodes, normalizer, config, run=None, say=None)
+    loop.start_episode(0)
+    start = 0.0
+    while loop.step < config.steps:
+        loop.step += 1
+        loop.env_step()
+        if loop.step > config.learning_starts:
+            loop.learn()
+        if loop.step == config.learning_starts + 50:
+            start = time.perf_counter()
+    loop.env.close()
+    return round(steps / (time.perf_counter() - start), 1)
+
+
+def sb3_steps_per_s(algo: str, utd: int, steps: int, warmup: int) -> float | None:
+    """Training env steps/s of Stable-Baselines3's SAC or TD3 after `warmup` steps; None without SB3."""
+    try:
+        import stable_baselines3 as sb3
+        from stable_baselines3.common.callbacks import BaseCallback
+    except ImportError:
+        print("stable-baselines3 is not installed (pip install 'honing[bench]'); skipping its measurements")
+        return None
+
+    class Clock(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = 0.0
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps == warmup + 50:
+                self.start = time.perf_counter()
+            return True
+
+    env = get_task(TASK).make_env(sparse=True)
+    kwargs: dict[str, Any] = {"policy_kwargs": {"net_arch": [256, 256]}, "batch_size": BATCH, "train_freq": 1,
+                              "gradient_steps": utd, "learning_starts": warmup, "device": "cpu", "seed": 0}  # fmt: skip
+    model = getattr(sb3, algo)("MlpPolicy", env, **kwargs)
+    clock = Clock()
+    model.learn(warmup + 50 + steps, callback=clock)
+    env.close()
+    return round(steps / (time.perf_counter() - clock.start), 1)
+
+
+def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    print(f"[{threads} thread(s)]", flush=True)
+    result: dict[str, Any] = {"threads": threads, "peak_gflops": peak_gflops()}
+    print(f"  peak {result['peak_gflops']} GFLOP/s", flush=True)
+    result["learner"] = {}
+    for method in LEARNERS:
+        for size, hidden in SIZES.items():
+            for ensemble in ENSEMBLES:
+                key = f"{method}|{size}|E{ensemble}"
+                entry = measure_learner(method, hidden, ensemble, args.seconds)
+                for mode in MODES:
+                    entry[mode]["flop_utilisation"] = round(entry[mode]["achieved_gflops"] / result["peak_gflops"], 3)
+                result["learner"][key] = entry
+                print(f"  {key}: {entry}", flush=True)
+    result["steps_per_s"] = {}
+    for utd in (1, 4):
+        steps = args.env_steps // utd
+        runs: list[tuple[str, Callable[[], float | None]]] = [
+            (f"honing {m} {mode}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode == "compiled"))
+            for m in LEARNERS for mode in MODES
+        ]  # fmt: skip
+        runs += [(f"sb3 {algo}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup)) for algo in ("SAC", "TD3")]
+        for name, measure_one in runs:
+            rate = measure_one()
+            result["steps_per_s"][f"{name}|utd{utd}"] = rate
+            print(f"  {name} UTD {utd}: {rate} env steps/s", flush=True)
+    if args.profile:
+        for method in LEARNERS:
+            profile_learner(method, RESULTS / "profiles" / f"{method}-{threads}thread.txt")
+    return result
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    rows = ["| threads | method | network | heads | GFLOP/update | eager updates/s | compiled updates/s | "
+            "compiled / eager | compiled GFLOP/s | of peak |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in runs:
+        for key, entry in run["learner"].items():
+            method, size, heads = key.split("|")
+            eager, fast = entry["eager"], entry["compiled"]
+            rows.append(f"| {run['threads']} | {method} | {size} | {heads[1:]} | {entry['gflop_per_update']:.3f} | "
+                        f"{eager['updates_per_s']} | {fast['updates_per_s']} | "
+                        f"{fast['updates_per_s'] / eager['updates_per_s']:.2f}x | {fast['achieved_gflops']} | "
+                        f"{100 * fast['flop_utilisation']:.0f}% |")  # fmt: skip
+    rows += ["", "| threads | peak GFLOP/s | learner (2x256, 2 critics) | UTD 1 env steps/s | UTD 4 env steps/s |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    names = [f"honing {m} {mode}" for m in LEARNERS for mode in MODES] + ["sb3 TD3", "sb3 SAC"]
+    for run in runs:
+        for name in names:
+            rates = [run["steps_per_s"].get(f"{name}|utd{utd}") for utd in (1, 4)]
+            rows.append(f"| {run['threads']} | {run['peak_gflops']} | {name} | "
+                        + " | ".join("—" if r is None else str(r) for r in rates) + " |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="torch thread counts to measure; the last is the headline")  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=5.0, help="timing window per learner configuration")
+    parser.add_argument("--env-steps", type=int, default=1_500, help="timed env steps at UTD 1 (divided by UTD)")
+    parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
+    parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
+    parser.add_argument("--out", default=str(RESULTS / "learner_throughput.json"))
+    args = parser.parse_args()
+
+    runs = [measure(threads, args) for threads in args.threads]
+    head = runs[-1]
+    rates = head["steps_per_s"]
+    data = {
+        "peak_gflops": head["peak_gflops"],
+        "honing": {str(run["threads"]): run for run in runs},
+        "sb3_sac_steps_per_s": rates["sb3 SAC|utd1"],
+        "honing_steps_per_s": rates["honing rlpd compiled|utd1"],
+        "ratio_vs_sb3": ratio(rates["honing rlpd compiled|utd1"], rates["sb3 SAC|utd1"]),
+        "ratio_vs_sb3_eager": ratio(rates["honing rlpd eager|utd1"], rates["sb3 SAC|utd1"]),
+        "ratio_residual_td3_vs_sb3_td3": ratio(rates["honing residual-td3 compiled|utd1"], rates["sb3 TD3|utd1"]),
+        "flop_utilisation": head["learner"]["residual-td3|2x256|E2"]["compiled"]["flop_utilisation"],
+        "headline_threads": head["threads"],
+        "command": command_line(),
+        "machine": machine(),
+    }
+    out = Path(args.out)
+    save_results(out, data)
+    body = (
+        "## Learner throughput\n\n"
+        f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}), eager and with `compile=true` "
+        "timed in alternating rounds; end-to-end training env steps/s on "
+        f"{TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same for SB3). "
+        "GFLOP per update counted by torch's flop counter (forward + backward); peak: best float32 matmul.\n\n"
+        + table(runs)
+        + f"\n\n- {head['threads']} thread(s), UTD 1: honing SAC (rlpd, compiled) / SB3 SAC "
+        f"**{data['ratio_vs_sb3']}x** "
+        f"(eager {data['ratio_vs_sb3_eager']}x); residual-td3 (compiled) / SB3 TD3 "
+        f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's compiled learner at 2x256 uses "
+        f"{100 * data['flop_utilisation']:.0f}% of the matmul peak\n"
+        f"- Command: `{command_line()}`\n- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
+    )  # fmt: skip
+    update_section("learner-throughput", body)
+    print(table(runs))
+
+
+if __name__ == "__main__":
+    main()
