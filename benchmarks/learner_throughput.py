@@ -112,6 +112,7 @@ def measure_learner(method: str, hidden: tuple[int, ...], ensemble: int, seconds
     obs_dim, act_dim = get_task(TASK).spaces()
     demo, online = synthetic_replay(obs_dim, act_dim)
     generator = torch.Generator().manual_seed(0)
+    torch._dynamo.reset()  # every configuration compiles from scratch, like a fresh run
     agents = {mode: learner(method, hidden, ensemble, obs_dim, act_dim, mode == "compiled")
               for mode in ("eager", "compiled")}  # fmt: skip
     with FlopCounterMode(display=False) as counter:  # 4 eager updates: whole actor-delay cycles
@@ -163,6 +164,7 @@ def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: 
     if method == "residual-td3":
         config.critic_warmup = 0
     torch.manual_seed(0)
+    torch._dynamo.reset()
     agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))
     loop = OffPolicyRun(agent, task, base, episodes, normalizer, config, run=None, say=None)
     loop.start_episode(0)

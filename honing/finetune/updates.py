@@ -73,6 +73,11 @@ class CompiledUpdate:
         if enabled and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
             raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
                               "its kernels with one): install g++ or set compile = false")  # fmt: skip
+        # one learner needs up to ~6 variants of a network's forward (grad on/off, frozen critic, an
+        # action that needs its gradient); every run in this process shares those code objects, so
+        # several runs in one process (tests, a one-worker sweep) would pass dynamo's default of 8 and
+        # fall back to eager without saying so
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         # static shapes: the batch size never changes within a run
         self._compiled = {name: torch.compile(getattr(self, name), dynamic=False) for name in names} if enabled else {}
 

@@ -1,0 +1,83 @@
+"""Where a fine-tuning run's time goes: py-spy samples of honing's off-policy loop, by phase.
+
+Runs residual-td3's training loop on metaworld/pick-place (2x256, 2 critics, batch 256, UTD 1,
+one thread by default; the same loop as ``benchmarks.learner_throughput``'s end-to-end measurement) under
+``py-spy record`` and sums the samples by phase: the updates (TD target, forward passes, backward,
+optimiser, replay sampling) and the env side (simulator step, base policy, exploration, n-step
+bookkeeping). Writes the table to ``benchmarks/results/profiles/loop-residual-td3-<N>thread.txt``; it is the
+profile that decides whether the env side is worth moving to another core.
+
+    python -m benchmarks.loop_profile        # needs: pip install 'honing[bench]' (py-spy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import RESULTS, command_line, machine
+from honing.runs.atomic import atomic_write_text
+
+LEARN = (("sample_mixed", "replay sampling"), ("target", "TD target (no grad)"), ("actor_loss", "actor loss forward"),
+         ("backward", "backward"), ("step", "optimiser step"), ("polyak", "Polyak averaging"))  # fmt: skip
+ENV = (("start_episode", "reset / new episode"), ("base_act", "base policy"), ("choose_action", "exploration"),
+       ("push", "n-step + replay add"), ("add", "n-step + replay add"), ("step", "simulator step"))  # fmt: skip
+
+
+def phase(frames: list[str]) -> str:
+    """The phase a sampled stack belongs to (frames: function names, outermost first)."""
+    for top, table, rest_name in (("learn", LEARN, "critic forward + other"), ("env_step", ENV, "other")):
+        if top in frames:
+            rest = frames[frames.index(top) + 1 :]
+            name = next((label for frame, label in table if frame in rest), rest_name)
+            return f"{'updates' if top == 'learn' else 'env side'}: {name}"
+    return "setup (imports, demos, warm-up)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000, help="profiled env steps after the warm-up")
+    parser.add_argument(
+        "--warmup", type=int, default=300, help="env steps before updates start (few: their env work counts)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--out", default=None, help="default: benchmarks/results/profiles/loop-residual-td3-<N>thread.txt"
+    )
+    args = parser.parse_args()
+    out = Path(args.out or RESULTS / "profiles" / f"loop-residual-td3-{args.threads}thread.txt")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("py-spy is not installed: pip install 'honing[bench]'")
+    script = (f"import torch; torch.set_num_threads({args.threads}); "
+              "from benchmarks.learner_throughput import honing_steps_per_s; "
+              f"print(honing_steps_per_s('residual-td3', 1, {args.steps}, {args.warmup}, False))")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.txt"
+        subprocess.run([spy, "record", "-o", str(raw), "-f", "raw", "-r", "200", "--", sys.executable, "-c", script],
+                       check=True)  # fmt: skip
+        counts: collections.Counter[str] = collections.Counter()
+        for line in raw.read_text().splitlines():
+            stack, samples = line.rsplit(" ", 1)
+            counts[phase([f.split(" (")[0].split(".")[-1] for f in stack.split(";")])] += int(samples)
+    loop = sum(n for name, n in counts.items() if not name.startswith("setup"))
+    rows = [f"# residual-td3 loop on metaworld/pick-place, UTD 1, {args.threads} thread(s), {args.steps} steps after "
+            f"{args.warmup} warm-up steps (py-spy, 200 Hz)", f"# {command_line()}", f"# {machine()}", "",
+            f"{'phase':<40} {'% of loop':>9}"]  # fmt: skip
+    for name, n in counts.most_common():
+        if not name.startswith("setup"):
+            rows.append(f"{name:<40} {100 * n / loop:>8.1f}%")
+    side = sum(n for name, n in counts.items() if name.startswith("env side"))
+    rows += ["", f"env side in all: {100 * side / loop:.1f}% of the loop (includes the warm-up steps' env work)"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Argument types and option groups the subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+Subparsers = Any
+"""What ``ArgumentParser.add_subparsers`` returns (argparse keeps its type private)."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_run_options(p: argparse.ArgumentParser, config_what: str, example: str, progress_what: str) -> None:
+    """Options every training command shares: seed, device, config file, overrides, overwrite, quiet."""
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--config", default=None, help=f"YAML file with {config_what}")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help=f"override a config field, e.g. {example} (repeatable)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it already holds a run")
+    p.add_argument("--quiet", action="store_true", help=f"do not print {progress_what} as they happen")
+
+
+def tracker_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wandb", metavar="PROJECT", default=None, help="also log to this Weights & Biases project")
+    p.add_argument("--mlflow", metavar="EXPERIMENT", default=None, help="also log to this MLflow experiment")
