@@ -34,14 +34,7 @@ from honing.errors import ConfigError, DivergenceError, HoningError
 from honing.finetune.common import OffPolicyConfig, require
 from honing.finetune.replay import NStepTransition, ReplayBuffer, sample_mixed, sparse_demo_view
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
-from honing.finetune.updates import (
-    CompiledUpdate,
-    adam,
-    frozen,
-    polyak,
-    random_heads,
-    sac_policy_step,
-)
+from honing.finetune.updates import CompiledUpdate, adam, frozen, polyak, random_heads, sac_policy_step
 from honing.policies.actor import Actor, ActorConfig
 from honing.policies.base import Policy
 from honing.policies.bc_policy import BCPolicy
