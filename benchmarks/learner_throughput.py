@@ -38,6 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
 from honing.data import collect_demos
 from honing.data.normalization import Normalizer
+from honing.finetune.actor_process import ActorProcess
 from honing.finetune.loop import OffPolicyRun
 from honing.finetune.replay import ReplayBuffer, sample_mixed
 from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
@@ -151,32 +152,43 @@ def demo_episodes() -> list[Any]:
     return collect_demos(TASK, 5, noise=0.3, seed=0).episodes
 
 
-def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: bool) -> float:
+def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: bool, async_actor: bool = False,
+                       max_policy_lag: int = 2) -> float:  # fmt: skip
     """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
-    (2x256, 2 heads, batch 256; the untimed steps absorb compilation)."""
+    (2x256, 2 heads, batch 256; the untimed steps absorb compilation). With `async_actor`, the env
+    runs in an actor process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode)."""
     task = get_task(TASK)
     obs_dim, act_dim = task.spaces()
     episodes = demo_episodes()
     normalizer = Normalizer.from_episodes(episodes)
     base = BCPolicy(build_bc_network(PolicyConfig(), obs_dim, act_dim, normalizer))  # a BC base's cost, untrained
     agent_cls, config_cls = LEARNERS[method]
-    config = config_cls(utd=utd, learning_starts=warmup, steps=warmup + 50 + steps, batch_size=BATCH, compile=compile)
+    config = config_cls(utd=utd, learning_starts=warmup, steps=warmup + 50 + steps, batch_size=BATCH, compile=compile,
+                        async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
     if method == "residual-td3":
         config.critic_warmup = 0
     torch.manual_seed(0)
     torch._dynamo.reset()
     agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))
     loop = OffPolicyRun(agent, task, base, episodes, normalizer, config, run=None, say=None)
-    loop.start_episode(0)
+    actor = ActorProcess(loop.collector, None, agent, config) if async_actor else None
+    if actor is None:
+        loop.collector.new_episode()
     start = 0.0
-    while loop.step < config.steps:
-        loop.step += 1
-        loop.env_step()
-        if loop.step > config.learning_starts:
-            loop.learn()
-        if loop.step == config.learning_starts + 50:
-            start = time.perf_counter()
-    loop.env.close()
+    try:
+        while loop.step < config.steps:
+            loop.step += 1
+            loop.ingest(actor.receive()[0] if actor else loop.collector.next())
+            if loop.step > config.learning_starts:
+                loop.learn()
+                if actor:
+                    actor.step_done()
+            if loop.step == config.learning_starts + 50:
+                start = time.perf_counter()
+    finally:
+        if actor:
+            actor.close()
+        loop.collector.close()
     return round(steps / (time.perf_counter() - start), 1)
 
 

@@ -26,16 +26,18 @@ from honing.runs.atomic import atomic_write_text
 LEARN = (("sample_mixed", "replay sampling"), ("target", "TD target (no grad)"), ("actor_loss", "actor loss forward"),
          ("backward", "backward"), ("step", "optimiser step"), ("polyak", "Polyak averaging"))  # fmt: skip
 ENV = (("start_episode", "reset / new episode"), ("base_act", "base policy"), ("choose_action", "exploration"),
-       ("push", "n-step + replay add"), ("add", "n-step + replay add"), ("step", "simulator step"))  # fmt: skip
+       ("step", "simulator step"))  # fmt: skip
 
 
 def phase(frames: list[str]) -> str:
     """The phase a sampled stack belongs to (frames: function names, outermost first)."""
-    for top, table, rest_name in (("learn", LEARN, "critic forward + other"), ("env_step", ENV, "other")):
+    phases = (("learn", LEARN, "updates", "critic forward + other"), ("next", ENV, "env side", "other"),
+              ("ingest", (), "env side", "n-step + replay add"))  # fmt: skip
+    for top, table, group, rest_name in phases:
         if top in frames:
             rest = frames[frames.index(top) + 1 :]
             name = next((label for frame, label in table if frame in rest), rest_name)
-            return f"{'updates' if top == 'learn' else 'env side'}: {name}"
+            return f"{group}: {name}"
     return "setup (imports, demos, warm-up)"
 
 

@@ -73,6 +73,15 @@ class OffPolicyConfig(FinetuneConfig):
     """Polyak rate of the target networks."""
     snapshot_every: int = 5_000
     """Env steps between training-state snapshots (what ``--resume`` continues from)."""
+    async_actor: bool = False
+    """Step the env in an actor process while this one updates (both cores busy; Linux). Exactly
+    ``utd`` updates per env step as in the synchronous loop; only the acting weights' age differs
+    (bounded by ``max_policy_lag``, logged as ``policy_lag``). Not bit-reproducible, so the default
+    stays off and tests use the synchronous loop."""
+    max_policy_lag: int = 2
+    """Env steps the actor process may run ahead of the learner: it acts with weights at most
+    ``max_policy_lag * utd`` updates old. 1 waits for every update (no overlap, same data as the
+    synchronous loop); 2 already overlaps a whole env step with the previous step's updates."""
     compile: bool = False
     """Run the update's networks through ``torch.compile`` (inductor: fused LayerNorm/ReLU and
     matmul kernels). Same maths, rounded differently from eager; the first updates pay the
@@ -82,7 +91,8 @@ class OffPolicyConfig(FinetuneConfig):
 
     def validate(self) -> None:
         super().validate()
-        require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics", "snapshot_every"), positive=True)
+        require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics", "snapshot_every",
+                       "max_policy_lag"), positive=True)  # fmt: skip
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
         if not 0.0 <= self.demo_fraction < 1.0:

@@ -75,6 +75,8 @@ class DSRLConfig(OffPolicyConfig):
             raise ConfigError("dsrl's noise actor is SAC's: it needs actor.gaussian = true")
         if self.n_step != 1:
             raise ConfigError(f"dsrl's transitions span one executed chunk: n_step must be 1, got {self.n_step}")
+        if self.async_actor:
+            raise ConfigError("dsrl steps chunks in its own loop, which has no actor process: set async_actor = false")
         require(self, ("action_magnitude", "actor_lr", "temperature_lr", "init_temperature"), positive=True)
         if not self.noise_critic_hidden_dims or min(self.noise_critic_hidden_dims) <= 0:
             raise ConfigError(f"noise_critic_hidden_dims must be positive widths, got {self.noise_critic_hidden_dims}")

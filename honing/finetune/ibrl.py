@@ -49,6 +49,8 @@ class IBRLConfig(TD3Config):
 class IBRL(TD3Learner):
     """The learner: RL actor and critic ensemble (as one IBRLNetworks), with the shared TD3 machinery."""
 
+    acting_modules = ("networks",)  # the critic arbitrates while acting
+
     def __init__(
         self, config: IBRLConfig, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:
@@ -64,8 +66,9 @@ class IBRL(TD3Learner):
     @torch.no_grad()
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
         """The better of the base action and the noisy RL action, by the current critic."""
-        obs_t = self.actor.normalize_obs(torch.as_tensor(obs[None], dtype=torch.float32, device=self.device))
-        rl = self.actor(obs_t)[0].cpu().numpy()
+        actor = self.networks.actor
+        obs_t = actor.normalize_obs(torch.as_tensor(obs[None], dtype=torch.float32, device=self.device))
+        rl = actor(obs_t)[0].cpu().numpy()
         rl = np.clip(rl + self.config.explore_noise * self.noise_rng.standard_normal(rl.shape), -1.0, 1.0)
         rl_t = torch.as_tensor(rl[None], dtype=torch.float32, device=self.device)
         base_t = torch.as_tensor(base_action[None], dtype=torch.float32, device=self.device)

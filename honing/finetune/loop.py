@@ -1,10 +1,13 @@
 """The off-policy fine-tuning loop every off-policy method shares, so comparisons are fair.
 
-One environment, stepped in lockstep with the learner (deterministic for a seed on CPU):
-``learning_starts`` steps of warm-up fill the online buffer (base + uniform noise for methods
-built on the base, uniform random actions for methods that learn from scratch), then every env
-step is followed by ``utd`` updates on half-demo, half-online batches. Evaluation, checkpoints and
-the final comparison are the :class:`~honing.finetune.tracker.RunTracker`'s.
+One environment (:class:`~honing.finetune.collector.Collector`), stepped in lockstep with the
+learner by default (deterministic for a seed on CPU): ``learning_starts`` steps of warm-up fill the
+online buffer (base + uniform noise for methods built on the base, uniform random actions for
+methods that learn from scratch), then every env step is followed by ``utd`` updates on
+half-demo, half-online batches. With ``async_actor`` the collector runs in an actor process
+(:mod:`honing.finetune.actor_process`) up to ``max_policy_lag`` env steps ahead, so env stepping
+and updates overlap on two cores; the updates per env step stay exactly ``utd``. Evaluation,
+checkpoints and the final comparison are the :class:`~honing.finetune.tracker.RunTracker`'s.
 
 Every ``snapshot_every`` env steps the whole training state is snapshotted (see
 :mod:`honing.runs.snapshot`), so a killed run resumes exactly: the episode in progress is rebuilt
@@ -18,7 +21,7 @@ import copy
 import hashlib
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,6 +31,8 @@ from honing import seeding
 from honing.data.episodes import Episode
 from honing.data.normalization import Normalizer
 from honing.errors import DivergenceError, HoningError
+from honing.finetune.actor_process import ActorProcess, acting_copy, cpu_policy
+from honing.finetune.collector import Collector, StepRecord
 from honing.finetune.common import OffPolicyConfig
 from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
@@ -48,6 +53,8 @@ class OffPolicyAgent(Protocol):
     """Attributes holding nn.Modules (or tensors) that a snapshot must save."""
     snapshot_optimizers: tuple[str, ...]
     """Attributes holding optimisers that a snapshot must save."""
+    acting_modules: tuple[str, ...]
+    """Attributes holding the nn.Modules that ``explore`` reads (what an actor process receives)."""
 
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray: ...
 
@@ -74,10 +81,7 @@ class OffPolicyRun:
             agent, task, base, normalizer, config, run,
         )  # fmt: skip
         self.tracker = RunTracker(task, base, config, run, say)
-        self.rng = seeding.rng(config.seed, "train")
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.act_dim = base.act_dim
-        self.zero_action = np.zeros(base.act_dim, dtype=np.float32)
         demo_base = copy.deepcopy(base) if agent.uses_base else None
         demo = demo_transitions(demos, demo_base, normalizer, config.n_step, config.gamma)
         self.demo_buffer = ReplayBuffer(len(demo), base.obs_dim, base.act_dim, agent.device)
@@ -88,56 +92,30 @@ class OffPolicyRun:
         self.accumulator = NStepAccumulator(config.n_step, config.gamma)
         self.tracker.say(f"demo buffer: {len(demo)} transitions from {len(demos)} episodes; "
                          f"online capacity {self.online.capacity}")  # fmt: skip
-        self.env = task.make_env(sparse=True)
+        if config.async_actor:  # the actor process acts with copies; the learner's own stay untouched
+            acting, acting_base = acting_copy(agent), cpu_policy(base)
+        else:
+            acting, acting_base = agent, base
+        self.collector = Collector(acting, task, acting_base, config, seeding.rng(config.seed, "train"))
         self.step = 0
         self.recent_success: deque[bool] = deque(maxlen=20)
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.shield_counts: dict[str, int] = {}
-        self.episode_seed = 0
-        self.episode_actions: list[np.ndarray] = []
-        self.obs = np.zeros(base.obs_dim, dtype=np.float32)
-        self.base_action = self.zero_action
+        self.lag_max = 0
+        self.collector_state: dict[str, Any] | None = None
+        """Set by :meth:`restore` for an actor process to continue from."""
 
-    def base_act(self, obs: np.ndarray) -> np.ndarray:
-        return self.base.act(obs[None])[0] if self.agent.uses_base else self.zero_action
-
-    def start_episode(self, seed: int, actions: Sequence[np.ndarray] = ()) -> None:
-        """Reset the env with `seed`, then replay `actions` (to rebuild an episode after a resume)."""
-        self.episode_seed, self.episode_actions = seed, list(actions)
-        self.obs, _ = self.env.reset(seed=seed)
-        self.base.reset()
-        self.base_action = self.base_act(self.obs)
-        for action in self.episode_actions:
-            self.obs = self.env.step(action)[0]
-            self.base_action = self.base_act(self.obs)
-
-    def choose_action(self) -> np.ndarray:
-        cfg = self.config
-        if self.step > cfg.learning_starts:
-            return self.agent.explore(self.obs, self.base_action)
-        if self.agent.uses_base:
-            noise = self.rng.uniform(-cfg.warmup_noise, cfg.warmup_noise, size=self.act_dim)
-            return np.clip(self.base_action + noise, -1.0, 1.0).astype(np.float32)
-        return self.rng.uniform(-1.0, 1.0, size=self.act_dim).astype(np.float32)
-
-    def env_step(self) -> None:
-        action = self.choose_action()
-        next_obs, reward, terminated, truncated, info = self.env.step(action)
-        self.episode_actions.append(action)
-        if info.get("shield"):  # the shield changed the action: learn from what was executed
-            action = info["shield_action"]
-            for name in info["shield"]:
-                self.shield_counts[name] = self.shield_counts.get(name, 0) + 1
-        next_base_action = self.base_act(next_obs)
+    def ingest(self, record: StepRecord) -> None:
+        """Store one env step (n-step windows, normalised observations) and count its outcome."""
         norm = self.normalizer.normalize_obs
-        self.online.add(self.accumulator.push(norm(self.obs), action, self.base_action, reward, norm(next_obs),
-                                              next_base_action, terminated, truncated))  # fmt: skip
-        if terminated or truncated:
-            self.recent_success.append(bool(info["is_success"]))
-            self.start_episode(int(self.rng.integers(2**31)))
-        else:
-            self.obs, self.base_action = next_obs, next_base_action
+        self.online.add(self.accumulator.push(norm(record.obs), record.action, record.base_action, record.reward,
+                                              norm(record.next_obs), record.next_base_action, record.terminated,
+                                              record.truncated))  # fmt: skip
+        for name in record.shield:
+            self.shield_counts[name] = self.shield_counts.get(name, 0) + 1
+        if record.success is not None:
+            self.recent_success.append(record.success)
 
     def learn(self) -> None:
         cfg = self.config
@@ -146,13 +124,15 @@ class OffPolicyRun:
             for key, value in self.agent.update(batch).items():
                 if not math.isfinite(value):
                     self.diverged(key, value)
-                self.sums[key] = self.sums.get(key, 0.0) + value
-                self.counts[key] = self.counts.get(key, 0) + 1
+                self.accumulate(key, value)
+
+    def accumulate(self, key: str, value: float) -> None:
+        self.sums[key] = self.sums.get(key, 0.0) + value
+        self.counts[key] = self.counts.get(key, 0) + 1
 
     def diverged(self, metric: str, value: float) -> None:
         """Stop cleanly: nothing from the diverged networks is ever saved (snapshots and checkpoints
         refuse non-finite values anyway); name the step, the value and what is left to use."""
-        self.env.close()
         where = "no snapshot or checkpoint was written yet"
         if self.run is not None:
             snapshots = sorted((self.run.path / "state").glob("step-*"))
@@ -168,34 +148,64 @@ class OffPolicyRun:
         means = {k: self.sums[k] / self.counts[k] for k in self.sums}
         success = float(np.mean(self.recent_success)) if self.recent_success else None
         shield = {f"shield_{name}": count for name, count in self.shield_counts.items()}
+        lag = {"policy_lag_max": self.lag_max} if "policy_lag" in means else {}
         self.tracker.log(kind="train", env_steps=self.step, updates=self.agent.critic_updates, train_success=success,
-                         steps_per_s=round(self.step / max(self.tracker.elapsed(), 1e-9), 1), **means,
+                         steps_per_s=round(self.step / max(self.tracker.elapsed(), 1e-9), 1), **means, **lag,
                          **shield)  # fmt: skip
-        self.sums, self.counts, self.shield_counts = {}, {}, {}
+        self.sums, self.counts, self.shield_counts, self.lag_max = {}, {}, {}, 0
+
+    def advance(self, record: StepRecord, collector_state: Callable[[], dict[str, Any] | None]) -> None:
+        """Env step ``step + 1`` happened: store it, update, and log, evaluate or snapshot when due."""
+        cfg = self.config
+        self.step += 1
+        self.ingest(record)
+        if self.step > cfg.learning_starts:
+            self.learn()
+        if self.step % cfg.log_every == 0:
+            self.log_train()
+        if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+            self.tracker.record(self.agent.honed_policy, self.step, self.agent.critic_updates)
+        if self.run is not None and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps):
+            self.save_snapshot(collector_state())
 
     def train(self) -> FinetuneResult:
-        cfg = self.config
         if self.step == 0:
             self.tracker.record(self.agent.honed_policy, 0, 0)
-            self.start_episode(int(self.rng.integers(2**31)))
-        while self.step < cfg.steps:
-            self.step += 1
-            self.env_step()
-            if self.step > cfg.learning_starts:
-                self.learn()
-            if self.step % cfg.log_every == 0:
-                self.log_train()
-            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                self.tracker.record(self.agent.honed_policy, self.step, self.agent.critic_updates)
-            if self.run is not None and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps):
-                self.save_snapshot()
-        self.env.close()
+        if self.config.async_actor:
+            self.train_async()
+        else:
+            if self.step == 0:
+                self.collector.new_episode()
+            try:
+                while self.step < self.config.steps:
+                    self.advance(self.collector.next(), self.collector.state)
+            finally:
+                self.collector.close()
         return self.tracker.finish(self.agent.honed_policy)
+
+    def train_async(self) -> None:
+        """The same steps with the env in an actor process; only the weights' age differs (logged)."""
+        cfg = self.config
+        actor = ActorProcess(self.collector, self.collector_state, self.agent, cfg)
+        try:
+            while self.step < cfg.steps:
+                record, version, state = actor.receive()
+                if self.step >= cfg.learning_starts:
+                    lag = self.agent.critic_updates - version
+                    self.accumulate("policy_lag", lag)
+                    self.lag_max = max(self.lag_max, lag)
+                self.advance(record, lambda sent=state: sent)  # type: ignore[misc]
+                if self.step > cfg.learning_starts:
+                    actor.step_done()
+        finally:
+            actor.close()
 
     # -- snapshots ---------------------------------------------------------------------------
 
-    def save_snapshot(self) -> None:
-        assert self.run is not None
+    def save_snapshot(self, collector: dict[str, Any] | None) -> None:
+        """Everything to continue exactly; `collector` is the acting side's :meth:`Collector.state`
+        at this very env step (in async mode the actor process sent it with the step)."""
+        assert self.run is not None and collector is not None
         tensors: dict[str, torch.Tensor] = {}
         agent: Any = self.agent
         for name in agent.snapshot_modules:
@@ -216,17 +226,17 @@ class OffPolicyRun:
         for index, field in enumerate(("obs", "action", "base_action")):
             if pending:
                 tensors[f"pending.{field}"] = torch.as_tensor(np.stack([entry[index] for entry in pending]))
-        if self.episode_actions:
-            tensors["episode.actions"] = torch.as_tensor(np.stack(self.episode_actions))
+        collector = dict(collector)
+        for name in ("episode_actions", "generator"):
+            if (value := collector.pop(name)) is not None:
+                tensors[f"collector.{name}"] = torch.as_tensor(value)
         meta = {
             "step": self.step,
             "counters": {"critic_updates": agent.critic_updates, "actor_updates": getattr(agent, "actor_updates", 0)},
             "optimizers": optimizers,
-            "agent_noise_rng": snap.pack_numpy_rng(agent.noise_rng) if hasattr(agent, "noise_rng") else None,
-            "loop_rng": snap.pack_numpy_rng(self.rng),
+            "collector": collector,
             "online": {"size": size, "position": self.online.position},
             "pending_rewards": [entry[3] for entry in pending],
-            "episode_seed": self.episode_seed,
             "recent_success": list(self.recent_success),
             "sums": self.sums,
             "counts": self.counts,
@@ -255,13 +265,9 @@ class OffPolicyRun:
                 snap.unpack_module(f"agent.{name}", value, tensors)
         for name, optimizer_meta in meta["optimizers"].items():
             snap.unpack_optimizer(f"optim.{name}", getattr(agent, name), optimizer_meta, tensors)
-        agent.generator.set_state(tensors["rng.agent"])
         self.generator.set_state(tensors["rng.loop"])
         agent.critic_updates = meta["counters"]["critic_updates"]
         agent.actor_updates = meta["counters"]["actor_updates"]
-        if meta["agent_noise_rng"] is not None:
-            snap.unpack_numpy_rng(agent.noise_rng, meta["agent_noise_rng"])
-        snap.unpack_numpy_rng(self.rng, meta["loop_rng"])
         size = meta["online"]["size"]
         for name, tensor in self.online.data.items():
             if size:
@@ -272,8 +278,13 @@ class OffPolicyRun:
             self.accumulator.pending.append((tensors["pending.obs"][index].numpy(),
                                              tensors["pending.action"][index].numpy(),
                                              tensors["pending.base_action"][index].numpy(), float(reward)))  # fmt: skip
-        actions = tensors["episode.actions"].numpy() if "episode.actions" in tensors else []
-        self.start_episode(int(meta["episode_seed"]), list(actions))
+        self.collector_state = {**meta["collector"], **{
+            name: tensors[f"collector.{name}"].numpy() if f"collector.{name}" in tensors else None
+            for name in ("episode_actions", "generator")}}  # fmt: skip
+        if not self.config.async_actor:  # in sync mode acting shares the learner's streams: restore them now,
+            self.collector.restore(self.collector_state)  # then the learner's own last (it wins where shared)
+            self.collector_state = None
+        agent.generator.set_state(tensors["rng.agent"])
         self.step = int(meta["step"])
         self.recent_success = deque(meta["recent_success"], maxlen=20)
         self.sums, self.counts, self.shield_counts = meta["sums"], meta["counts"], meta["shield_counts"]

@@ -65,6 +65,7 @@ class RLPD(CompiledUpdate):
     """The learner: Gaussian actor, critic ensemble with targets, and the entropy temperature."""
 
     snapshot_modules = ("actor", "critic", "critic_target", "log_alpha")
+    acting_modules = ("actor",)
     snapshot_optimizers = ("actor_optim", "critic_optim", "alpha_optim")
 
     def __init__(

@@ -23,6 +23,8 @@ class TD3Learner(CompiledUpdate):
 
     snapshot_modules = ("actor", "critic", "actor_target", "critic_target")
     snapshot_optimizers = ("actor_optim", "critic_optim")
+    acting_modules: tuple[str, ...] = ("actor",)
+    """What exploration reads: the weights an actor process receives after every env step's updates."""
     uses_base = True
 
     def __init__(self, config: TD3Config, actor: nn.Module, critic: CriticEnsemble, device: torch.device) -> None:
