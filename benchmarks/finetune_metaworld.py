@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per process (default 1: on 2 cores, two processes at 2 threads each "
                              "ran over 30x slower than at 1 thread each)")  # fmt: skip
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: redraw the plots and BENCHMARKS.md's table from the results")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -193,9 +195,9 @@ def main() -> None:
     data = load_results(out)
     runs: dict[str, Any] = data.get("runs", {})
     commands: list[str] = data.get("commands", [])
-    if command_line() not in commands:
+    if command_line() not in commands and not args.report_only:
         commands.append(command_line())
-    for task_id in args.tasks:
+    for task_id in [] if args.report_only else args.tasks:
         for method in args.methods:
             label = arm(method, args)[0]
             for seed in args.seeds:
@@ -212,7 +214,8 @@ def main() -> None:
                     save_results(out, {"tasks": aggregate(runs), "machine": machine(), "command": commands[-1],
                                        "commands": commands, "runs": runs})  # fmt: skip
     with locked(out):
-        runs = load_results(out).get("runs", runs)
+        data = load_results(out)
+        runs, commands = data.get("runs", runs), data.get("commands", commands)
     summary = aggregate(runs)
     images = []
     for task_id, methods in summary.items():
