@@ -37,12 +37,6 @@ from honing.policies.bc_policy import BCPolicy
 CPU = torch.device("cpu")
 
 
-def fork_context() -> Any:
-    if "fork" not in mp.get_all_start_methods():
-        raise ConfigError("async_actor needs the 'fork' start method (Linux); set async_actor = false here")
-    return mp.get_context("fork")
-
-
 def cpu_policy(base: Policy) -> Policy:
     """A CPU copy of the base for the actor process."""
     if isinstance(base, BCPolicy):
@@ -126,7 +120,7 @@ class ActorProcess:
 
     def __init__(self, collector: Collector, start: dict[str, Any] | None, agent: Any, config: OffPolicyConfig):
         """Fork the child for `collector` (fresh episode, or `start`: a snapshot's collector state)."""
-        ctx = fork_context()
+        ctx = mp.get_context("fork")  # the config's validate() checked it exists
         self.agent = agent
         self.sources = module_tensors(agent)
         self.weights = SharedWeights(ctx, self.sources)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass
 
 from honing.errors import ConfigError
@@ -93,6 +94,8 @@ class OffPolicyConfig(FinetuneConfig):
         super().validate()
         require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics", "snapshot_every",
                        "max_policy_lag"), positive=True)  # fmt: skip
+        if self.async_actor and "fork" not in multiprocessing.get_all_start_methods():
+            raise ConfigError("async_actor needs the 'fork' start method (Linux); set async_actor = false here")
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
         if not 0.0 <= self.demo_fraction < 1.0:
