@@ -35,7 +35,7 @@ SB3_ALGO = {"residual-td3": "TD3", "rlpd": "SAC"}
 
 def arms(method: str, utd: int, args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
     steps = args.env_steps // utd
-    run = partial(honing_steps_per_s, method, utd, steps, args.warmup, args.compile)
+    run = partial(honing_steps_per_s, method, utd, steps, args.warmup, "compiled" if args.compile else "eager")
     return {
         "sync 1t": partial(run, False),
         "sync 2t": partial(run, False),

@@ -2,21 +2,24 @@
 
 Measured in one run on one machine, for every thread count asked for:
 
-- the machine's float32 matmul peak (GFLOP/s, the best of a few square sizes): the reference;
+- the machine's float32 and bfloat16 matmul peaks (GFLOP/s, the best of a few square sizes): the
+  references (bfloat16 is many times float32 on CPUs with AMX, about the same or slower without);
 - honing's update rate for residual-td3 and rlpd at 2x256 and 3x512, batch 256, ensembles of 2 and
-  10 heads, on synthetic replay of Meta-World's dimensions, eager and with ``compile=true``
-  (torch.compile), timed alternately in short rounds so both see the same machine: updates/s,
+  10 heads, on synthetic replay of Meta-World's dimensions, in four modes: float32 eager and with
+  ``compile=true`` (torch.compile), and the same with ``precision="bfloat16"`` (autocast), timed
+  alternately in short rounds so all see the same machine: updates/s,
   GFLOP per update (counted by ``torch.utils.flop_counter`` on the eager update, forward and
   backward; compiling does the same maths) and achieved GFLOP/s;
 - end-to-end training env steps/s on metaworld/pick-place at UTD 1 and 4 (honing's own off-policy
-  loop: env step, base action, exploration, replay, updates), measured after the warm-up, eager
-  and compiled;
+  loop: env step, base action, exploration, replay, updates), measured after the warm-up, in the
+  modes of ``--modes``;
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
-``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, compiled) over SB3's SAC at UTD 1;
-``flop_utilisation`` is residual-td3's achieved GFLOP/s at 2x256 / 2 heads (compiled) over the
-peak, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
+``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest mode) over SB3's SAC
+(float32, eager: SB3 has no mixed-precision option) at UTD 1; ``flop_utilisation`` is
+residual-td3's achieved GFLOP/s at 2x256 / 2 heads in that mode over the peak of that mode's
+precision, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
 torch profiler's op table for the eager updates is written next to the results.
 
     python -m benchmarks.learner_throughput            # needs: pip install 'honing[bench]'
@@ -51,16 +54,22 @@ TASK = "metaworld/pick-place"
 BATCH = 256
 SIZES = {"2x256": (256, 256), "3x512": (512, 512, 512)}
 ENSEMBLES = (2, 10)
-MODES = ("eager", "compiled")
+MODES: dict[str, tuple[bool, str]] = {
+    "eager": (False, "float32"),
+    "compiled": (True, "float32"),
+    "bf16": (False, "bfloat16"),
+    "bf16-compiled": (True, "bfloat16"),
+}
+"""Mode name -> (``compile``, ``precision``)."""
 LEARNERS: dict[str, tuple[type, type]] = {"residual-td3": (ResidualTD3, ResidualTD3Config),
                                           "rlpd": (RLPD, RLPDConfig)}  # fmt: skip
 
 
-def peak_gflops(seconds: float = 3.0) -> float:
-    """Best float32 matmul rate over a few square sizes: what the cores can do at best."""
+def peak_gflops(seconds: float = 3.0, dtype: torch.dtype = torch.float32) -> float:
+    """Best matmul rate in `dtype` over a few square sizes: what the cores can do at best."""
     best = 0.0
     for size in (512, 1024, 2048):
-        a, b = torch.randn(size, size), torch.randn(size, size)
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         for _ in range(3):
             a @ b
         count, start = 0, time.perf_counter()
@@ -71,9 +80,11 @@ def peak_gflops(seconds: float = 3.0) -> float:
     return round(best, 1)
 
 
-def learner(method: str, hidden: tuple[int, ...], ensemble: int, obs_dim: int, act_dim: int, compile: bool) -> Any:
+def learner(method: str, hidden: tuple[int, ...], ensemble: int, obs_dim: int, act_dim: int, mode: str) -> Any:
     agent_cls, config_cls = LEARNERS[method]
-    config = config_cls(num_critics=ensemble, critic_hidden_dims=hidden, batch_size=BATCH, compile=compile)
+    compile, precision = MODES[mode]
+    config = config_cls(num_critics=ensemble, critic_hidden_dims=hidden, batch_size=BATCH, compile=compile,
+                        precision=precision)  # fmt: skip
     config.actor.hidden_dims = hidden
     if method == "residual-td3":
         config.critic_warmup = 0  # measure the steady state: actor updates every actor_delay critic updates
@@ -114,8 +125,7 @@ def measure_learner(method: str, hidden: tuple[int, ...], ensemble: int, seconds
     demo, online = synthetic_replay(obs_dim, act_dim)
     generator = torch.Generator().manual_seed(0)
     torch._dynamo.reset()  # every configuration compiles from scratch, like a fresh run
-    agents = {mode: learner(method, hidden, ensemble, obs_dim, act_dim, mode == "compiled")
-              for mode in ("eager", "compiled")}  # fmt: skip
+    agents = {mode: learner(method, hidden, ensemble, obs_dim, act_dim, mode) for mode in MODES}
     with FlopCounterMode(display=False) as counter:  # 4 eager updates: whole actor-delay cycles
         for _ in range(4):
             agents["eager"].update(sample_mixed(demo, online, BATCH, 0.5, generator))
@@ -131,10 +141,10 @@ def measure_learner(method: str, hidden: tuple[int, ...], ensemble: int, seconds
     }
 
 
-def profile_learner(method: str, path: Path) -> None:
-    """The torch profiler's op table for 100 updates at 2x256, 2 heads."""
+def profile_learner(method: str, mode: str, path: Path) -> None:
+    """The torch profiler's op table for 100 updates at 2x256, 2 heads, in `mode`."""
     obs_dim, act_dim = get_task(TASK).spaces()
-    agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, compile=False)
+    agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, mode)
     demo, online = synthetic_replay(obs_dim, act_dim)
     generator = torch.Generator().manual_seed(0)
     for _ in range(20):
@@ -144,7 +154,8 @@ def profile_learner(method: str, path: Path) -> None:
             agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=45)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# {method}, 2x256, 2 heads, batch {BATCH}, {torch.get_num_threads()} thread(s), 100 updates\n"
+    path.write_text(f"# {method} {mode}, 2x256, 2 heads, batch {BATCH}, {torch.get_num_threads()} thread(s), "
+                    "100 updates\n"
                     f"# {command_line()}\n# {machine()}\n\n{table}\n")  # fmt: skip
 
 
@@ -152,8 +163,8 @@ def demo_episodes() -> list[Any]:
     return collect_demos(TASK, 5, noise=0.3, seed=0).episodes
 
 
-def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: bool, async_actor: bool = False,
-                       max_policy_lag: int = 2) -> float:  # fmt: skip
+def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str = "eager",
+                       async_actor: bool = False, max_policy_lag: int = 2) -> float:  # fmt: skip
     """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
     (2x256, 2 heads, batch 256; the untimed steps absorb compilation). With `async_actor`, the env
     runs in an actor process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode)."""
@@ -163,8 +174,9 @@ def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, compile: 
     normalizer = Normalizer.from_episodes(episodes)
     base = BCPolicy(build_bc_network(PolicyConfig(), obs_dim, act_dim, normalizer))  # a BC base's cost, untrained
     agent_cls, config_cls = LEARNERS[method]
+    compile, precision = MODES[mode]
     config = config_cls(utd=utd, learning_starts=warmup, steps=warmup + 50 + steps, batch_size=BATCH, compile=compile,
-                        async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
+                        precision=precision, async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
     if method == "residual-td3":
         config.critic_warmup = 0
     torch.manual_seed(0)
@@ -224,24 +236,26 @@ def sb3_steps_per_s(algo: str, utd: int, steps: int, warmup: int) -> float | Non
 def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(threads)
     print(f"[{threads} thread(s)]", flush=True)
-    result: dict[str, Any] = {"threads": threads, "peak_gflops": peak_gflops()}
-    print(f"  peak {result['peak_gflops']} GFLOP/s", flush=True)
+    result: dict[str, Any] = {"threads": threads, "peak_gflops": peak_gflops(),
+                              "peak_gflops_bf16": peak_gflops(dtype=torch.bfloat16)}  # fmt: skip
+    print(f"  peak {result['peak_gflops']} GFLOP/s float32, {result['peak_gflops_bf16']} bfloat16", flush=True)
     result["learner"] = {}
     for method in LEARNERS:
         for size, hidden in SIZES.items():
             for ensemble in ENSEMBLES:
                 key = f"{method}|{size}|E{ensemble}"
                 entry = measure_learner(method, hidden, ensemble, args.seconds)
-                for mode in MODES:
-                    entry[mode]["flop_utilisation"] = round(entry[mode]["achieved_gflops"] / result["peak_gflops"], 3)
+                for mode, (_, precision) in MODES.items():
+                    peak = result["peak_gflops_bf16" if precision == "bfloat16" else "peak_gflops"]
+                    entry[mode]["flop_utilisation"] = round(entry[mode]["achieved_gflops"] / peak, 3)
                 result["learner"][key] = entry
                 print(f"  {key}: {entry}", flush=True)
     result["steps_per_s"] = {}
     for utd in (1, 4):
         steps = args.env_steps // utd
         runs: list[tuple[str, Callable[[], float | None]]] = [
-            (f"honing {m} {mode}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode == "compiled"))
-            for m in LEARNERS for mode in MODES
+            (f"honing {m} {mode}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode))
+            for m in LEARNERS for mode in args.modes
         ]  # fmt: skip
         runs += [(f"sb3 {algo}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup)) for algo in ("SAC", "TD3")]
         for name, measure_one in runs:
@@ -250,7 +264,9 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
             print(f"  {name} UTD {utd}: {rate} env steps/s", flush=True)
     if args.profile:
         for method in LEARNERS:
-            profile_learner(method, RESULTS / "profiles" / f"{method}-{threads}thread.txt")
+            for mode in ("eager", "bf16"):
+                suffix = "" if mode == "eager" else f"-{mode}"
+                profile_learner(method, mode, RESULTS / "profiles" / f"{method}{suffix}-{threads}thread.txt")
     return result
 
 
@@ -258,24 +274,29 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
-def table(runs: list[dict[str, Any]]) -> str:
-    rows = ["| threads | method | network | heads | GFLOP/update | eager updates/s | compiled updates/s | "
-            "compiled / eager | compiled GFLOP/s | of peak |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+def fastest(options: dict[str, float | None]) -> str:
+    """The key with the highest rate."""
+    return max(options, key=lambda name: options[name] or 0.0)
+
+
+def table(runs: list[dict[str, Any]], modes: list[str]) -> str:
+    rows = ["| threads | method | network | heads | GFLOP/update | " + " | ".join(f"{m} updates/s" for m in MODES)
+            + " | fastest / eager | its GFLOP/s | of its peak |", "|---" * (8 + len(MODES)) + "|"]  # fmt: skip
     for run in runs:
         for key, entry in run["learner"].items():
             method, size, heads = key.split("|")
-            eager, fast = entry["eager"], entry["compiled"]
+            best = entry[fastest({mode: entry[mode]["updates_per_s"] for mode in MODES})]
             rows.append(f"| {run['threads']} | {method} | {size} | {heads[1:]} | {entry['gflop_per_update']:.3f} | "
-                        f"{eager['updates_per_s']} | {fast['updates_per_s']} | "
-                        f"{fast['updates_per_s'] / eager['updates_per_s']:.2f}x | {fast['achieved_gflops']} | "
-                        f"{100 * fast['flop_utilisation']:.0f}% |")  # fmt: skip
-    rows += ["", "| threads | peak GFLOP/s | learner (2x256, 2 critics) | UTD 1 env steps/s | UTD 4 env steps/s |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    names = [f"honing {m} {mode}" for m in LEARNERS for mode in MODES] + ["sb3 TD3", "sb3 SAC"]
+                        + " | ".join(str(entry[mode]["updates_per_s"]) for mode in MODES) + " | "
+                        f"{best['updates_per_s'] / entry['eager']['updates_per_s']:.2f}x | {best['achieved_gflops']} | "
+                        f"{100 * best['flop_utilisation']:.0f}% |")  # fmt: skip
+    rows += ["", "| threads | peak GFLOP/s float32 / bfloat16 | learner (2x256, 2 critics) | UTD 1 env steps/s | "
+             "UTD 4 env steps/s |", "|---|---|---|---|---|"]  # fmt: skip
+    names = [f"honing {m} {mode}" for m in LEARNERS for mode in modes] + ["sb3 TD3", "sb3 SAC"]
     for run in runs:
         for name in names:
             rates = [run["steps_per_s"].get(f"{name}|utd{utd}") for utd in (1, 4)]
-            rows.append(f"| {run['threads']} | {run['peak_gflops']} | {name} | "
+            rows.append(f"| {run['threads']} | {run['peak_gflops']} / {run.get('peak_gflops_bf16', '—')} | {name} | "
                         + " | ".join("—" if r is None else str(r) for r in rates) + " |")  # fmt: skip
     return "\n".join(rows)
 
@@ -287,6 +308,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="timing window per learner configuration")
     parser.add_argument("--env-steps", type=int, default=1_500, help="timed env steps at UTD 1 (divided by UTD)")
     parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                        help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
     parser.add_argument("--out", default=str(RESULTS / "learner_throughput.json"))
     args = parser.parse_args()
@@ -294,15 +317,25 @@ def main() -> None:
     runs = [measure(threads, args) for threads in args.threads]
     head = runs[-1]
     rates = head["steps_per_s"]
+    rlpd = fastest({mode: rates[f"honing rlpd {mode}|utd1"] for mode in args.modes})
+    td3 = fastest({mode: rates[f"honing residual-td3 {mode}|utd1"] for mode in args.modes})
+    learner_entry = head["learner"]["residual-td3|2x256|E2"]
+    flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
+    float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
     data = {
         "peak_gflops": head["peak_gflops"],
+        "peak_gflops_bf16": head["peak_gflops_bf16"],
         "honing": {str(run["threads"]): run for run in runs},
         "sb3_sac_steps_per_s": rates["sb3 SAC|utd1"],
-        "honing_steps_per_s": rates["honing rlpd compiled|utd1"],
-        "ratio_vs_sb3": ratio(rates["honing rlpd compiled|utd1"], rates["sb3 SAC|utd1"]),
-        "ratio_vs_sb3_eager": ratio(rates["honing rlpd eager|utd1"], rates["sb3 SAC|utd1"]),
-        "ratio_residual_td3_vs_sb3_td3": ratio(rates["honing residual-td3 compiled|utd1"], rates["sb3 TD3|utd1"]),
-        "flop_utilisation": head["learner"]["residual-td3|2x256|E2"]["compiled"]["flop_utilisation"],
+        "honing_steps_per_s": rates[f"honing rlpd {rlpd}|utd1"],
+        "honing_mode": rlpd,
+        "ratio_vs_sb3": ratio(rates[f"honing rlpd {rlpd}|utd1"], rates["sb3 SAC|utd1"]),
+        "ratio_vs_sb3_eager": ratio(rates.get("honing rlpd eager|utd1"), rates["sb3 SAC|utd1"]),
+        "ratio_residual_td3_vs_sb3_td3": ratio(rates[f"honing residual-td3 {td3}|utd1"], rates["sb3 TD3|utd1"]),
+        "residual_td3_mode": td3,
+        "flop_utilisation": learner_entry[flop_mode]["flop_utilisation"],
+        "flop_utilisation_mode": flop_mode,
+        "flop_utilisation_float32": learner_entry[float32_mode]["flop_utilisation"],
         "headline_threads": head["threads"],
         "command": command_line(),
         "machine": machine(),
@@ -311,20 +344,21 @@ def main() -> None:
     save_results(out, data)
     body = (
         "## Learner throughput\n\n"
-        f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}), eager and with `compile=true` "
-        "timed in alternating rounds; end-to-end training env steps/s on "
-        f"{TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same for SB3). "
-        "GFLOP per update counted by torch's flop counter (forward + backward); peak: best float32 matmul.\n\n"
-        + table(runs)
-        + f"\n\n- {head['threads']} thread(s), UTD 1: honing SAC (rlpd, compiled) / SB3 SAC "
-        f"**{data['ratio_vs_sb3']}x** "
-        f"(eager {data['ratio_vs_sb3_eager']}x); residual-td3 (compiled) / SB3 TD3 "
-        f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's compiled learner at 2x256 uses "
-        f"{100 * data['flop_utilisation']:.0f}% of the matmul peak\n"
+        f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
+        "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
+        f"steps/s on {TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same for "
+        "SB3, which runs float32). GFLOP per update counted by torch's flop counter (forward + backward); peaks: "
+        "best float32 and bfloat16 matmul; a mode's utilisation is against its own precision's peak.\n\n"
+        + table(runs, args.modes)
+        + f"\n\n- {head['threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
+        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 TD3 "
+        f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's learner at 2x256 ({flop_mode}) uses "
+        f"{100 * data['flop_utilisation']:.0f}% of its precision's matmul peak (float32 at best: "
+        f"{100 * data['flop_utilisation_float32']:.0f}% of the float32 peak)\n"
         f"- Command: `{command_line()}`\n- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
     )  # fmt: skip
     update_section("learner-throughput", body)
-    print(table(runs))
+    print(table(runs, args.modes))
 
 
 if __name__ == "__main__":

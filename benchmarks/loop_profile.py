@@ -58,7 +58,7 @@ def main() -> None:
         raise SystemExit("py-spy is not installed: pip install 'honing[bench]'")
     script = (f"import torch; torch.set_num_threads({args.threads}); "
               "from benchmarks.learner_throughput import honing_steps_per_s; "
-              f"print(honing_steps_per_s('residual-td3', 1, {args.steps}, {args.warmup}, False))")  # fmt: skip
+              f"print(honing_steps_per_s('residual-td3', 1, {args.steps}, {args.warmup}))")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.txt"
         subprocess.run([spy, "record", "-o", str(raw), "-f", "raw", "-r", "200", "--", sys.executable, "-c", script],

@@ -1,4 +1,4 @@
-"""``compile``: the update through torch.compile keeps the maths and the run's guarantees."""
+"""``compile`` and ``precision``: a faster update keeps the maths and the run's guarantees."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from honing.finetune import ResidualTD3, ResidualTD3Config, finetune, method_con
 from honing.finetune.rlpd import RLPD, RLPDConfig
 from honing.policies import load_policy
 from honing.policies.actor import ActorConfig
+from honing.policies.ensemble import EnsembleLinear
 from honing.policies.residual_policy import ResidualActorConfig
 from tests.test_method_matrix import VALUES
 
@@ -84,3 +85,52 @@ def test_a_compiled_run_checkpoints_and_reloads(
     obs = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
     result.policy.reset()  # the diffusion base keeps a chunk queue from the final evaluation
     np.testing.assert_allclose(honed.act(obs), result.policy.act(obs), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["residual-td3", "rlpd"])
+@pytest.mark.parametrize("compile", [False, True])
+def test_bfloat16_updates_track_the_float32_ones(method: str, compile: bool) -> None:
+    exact, mixed = learner(method), learner(method, precision="bfloat16", compile=compile)
+    for batch in batches(6):
+        expected, got = exact.update(batch), mixed.update(batch)
+        for key in ("critic_loss", "q_mean", "target_mean"):
+            assert got[key] == pytest.approx(expected[key], rel=0.05, abs=0.01), key
+    assert exact.actor_updates == mixed.actor_updates > 0
+    drift = [(a - b).abs().max().item() for a, b in zip(parameters(mixed), parameters(exact), strict=True)]
+    assert 0.0 < max(drift) < 0.01  # rounded differently (autocast is on), yet the same update
+    # what persists stays float32: weights, optimiser moments; the critic's output too
+    assert all(p.dtype == torch.float32 for p in parameters(mixed))
+    moments = [v for state in mixed.critic_optim.state.values() for v in state.values() if v.numel() > 1]
+    assert moments and all(v.dtype == torch.float32 for v in moments)
+    batch = batches(1)[0]
+    assert mixed.fast("critic")(batch["obs"], batch["action"]).dtype == torch.float32
+
+
+def test_bfloat16_matmuls_do_run_in_bfloat16() -> None:
+    agent = learner("residual-td3", precision="bfloat16")
+    batch = batches(1)[0]
+    seen: list[torch.dtype] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in agent.critic.body
+             if isinstance(m, EnsembleLinear)]  # fmt: skip
+    agent.fast("critic")(batch["obs"], batch["action"])
+    agent.critic(batch["obs"], batch["action"])  # outside the update: float32, as acting is
+    for hook in hooks:
+        hook.remove()
+    assert seen == [torch.bfloat16, torch.bfloat16, torch.float32] + [torch.float32] * 3  # the output layer: float32
+
+
+def test_precision_is_checked_by_name() -> None:
+    with pytest.raises(ConfigError, match="precision must be one of float32, bfloat16, got 'float16'"):
+        method_config("residual-td3", {"precision": "float16"})
+    with pytest.raises(ConfigError, match="set precision = float32"):
+        method_config("dsrl", {**VALUES["dsrl"], "precision": "bfloat16"})
+
+
+def test_a_bfloat16_run_checkpoints_and_reloads(weak_base: tuple[Path, Path], tmp_path: Path) -> None:
+    base, demos = weak_base
+    config = method_config("residual-td3", {**VALUES["residual-td3"], "precision": "bfloat16"})
+    result = finetune(base, "toy/reach", demos, method="residual-td3", config=config, out=tmp_path / "run")
+    assert result.curve[-1].env_steps == 300
+    honed = load_policy(tmp_path / "run" / "checkpoints" / "last")
+    obs = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    np.testing.assert_allclose(honed.act(obs), result.policy.act(obs), atol=1e-6)

@@ -42,6 +42,10 @@ class FinetuneConfig:
         require(self, ("steps", "eval_every", "eval_episodes", "final_eval_episodes", "log_every"), positive=True)
 
 
+PRECISIONS = ("float32", "bfloat16")
+"""What ``OffPolicyConfig.precision`` accepts."""
+
+
 @dataclass
 class OffPolicyConfig(FinetuneConfig):
     """Shared off-policy settings; off-policy method configs extend this."""
@@ -89,9 +93,18 @@ class OffPolicyConfig(FinetuneConfig):
     compilation (tens of seconds on CPU, needs a C++ compiler there). Measured on 2 CPU cores
     (BENCHMARKS.md, learner throughput): 1.02-1.11x updates/s with 2 critic heads, 1.12-1.28x with
     10; worth it for long or many-head runs, not for tiny tests."""
+    precision: str = "float32"
+    """Arithmetic of the update's networks: ``"float32"``, or ``"bfloat16"`` (mixed precision by
+    ``torch.autocast``: matmuls and LayerNorm in bfloat16 with float32 accumulation; weights,
+    gradients, optimiser state, each critic's output layer, TD targets and losses stay float32).
+    Pays on CPUs with AMX (Intel Xeon 4th generation and later), where bfloat16 matmuls run
+    5-10x faster than float32 (BENCHMARKS.md, learner throughput), and on recent GPUs; elsewhere
+    it can be slower. Acting and evaluation always run in float32."""
 
     def validate(self) -> None:
         super().validate()
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         require(self, ("n_step", "batch_size", "utd", "buffer_size", "num_critics", "snapshot_every",
                        "max_policy_lag"), positive=True)  # fmt: skip
         if self.async_actor and "fork" not in multiprocessing.get_all_start_methods():

@@ -77,6 +77,9 @@ class DSRLConfig(OffPolicyConfig):
             raise ConfigError(f"dsrl's transitions span one executed chunk: n_step must be 1, got {self.n_step}")
         if self.async_actor:
             raise ConfigError("dsrl steps chunks in its own loop, which has no actor process: set async_actor = false")
+        if self.precision != "float32":
+            raise ConfigError("dsrl's update decodes through the diffusion base, which bfloat16 has not been "
+                              "validated for: set precision = float32")  # fmt: skip
         require(self, ("action_magnitude", "actor_lr", "temperature_lr", "init_temperature"), positive=True)
         if not self.noise_critic_hidden_dims or min(self.noise_critic_hidden_dims) <= 0:
             raise ConfigError(f"noise_critic_hidden_dims must be positive widths, got {self.noise_critic_hidden_dims}")
@@ -142,7 +145,7 @@ class DSRL(CompiledUpdate):
         self.critic_params = list(self.critic.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
         self.noise_critic_params = list(self.noise_critic.parameters())
-        self.compile_update(("critic", "critic_target", "noise_critic", "decode"), config.compile, device)
+        self.compile_update(("critic", "critic_target", "noise_critic", "decode"), config, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = seeding.rng(config.seed, "train")
         self.updates = 0

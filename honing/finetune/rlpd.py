@@ -83,7 +83,7 @@ class RLPD(CompiledUpdate):
         self.alpha_optim = adam([self.log_alpha], config.temperature_lr)
         self.critic_params = list(self.critic.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
-        self.compile_update(("policy_sample", "critic", "critic_target"), config.compile, device)
+        self.compile_update(("policy_sample", "critic", "critic_target"), config, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.critic_updates = 0
         self.actor_updates = 0

@@ -39,7 +39,7 @@ class TD3Learner(CompiledUpdate):
         self.critic_params = list(critic.parameters())
         self.actor_target_params = list(self.actor_target.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
-        self.compile_update(("actor", "critic", "actor_target", "critic_target"), config.compile, device)
+        self.compile_update(("actor", "critic", "actor_target", "critic_target"), config, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.noise_rng = np.random.default_rng(config.seed + 1)
         self.critic_updates = 0

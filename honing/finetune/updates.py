@@ -64,11 +64,16 @@ class CompiledUpdate:
     construction; otherwise ``fast`` returns the attribute itself, so swapping a module stays
     visible. Only the update calls through ``fast``: acting and evaluation keep the eager modules,
     whose parameters the compiled handles share, so checkpoints and snapshots are unchanged.
+    With ``precision = "bfloat16"`` every ``fast`` call runs under ``torch.autocast``, so the
+    update's forward passes (and so their backward) are mixed precision while acting stays float32.
     """
 
     _compiled: dict[str, Any]
+    _autocast: tuple[str, torch.dtype] | None = None
 
-    def compile_update(self, names: tuple[str, ...], enabled: bool, device: torch.device) -> None:
+    def compile_update(self, names: tuple[str, ...], config: OffPolicyConfig, device: torch.device) -> None:
+        """Prepare ``fast`` for `names` as `config`'s ``compile`` and ``precision`` ask."""
+        enabled = config.compile
         compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
         if enabled and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
             raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
@@ -80,6 +85,18 @@ class CompiledUpdate:
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         # static shapes: the batch size never changes within a run
         self._compiled = {name: torch.compile(getattr(self, name), dynamic=False) for name in names} if enabled else {}
+        self._autocast = (device.type, torch.bfloat16) if config.precision == "bfloat16" else None
 
     def fast(self, name: str) -> Any:
-        return self._compiled[name] if name in self._compiled else getattr(self, name)
+        fn = self._compiled[name] if name in self._compiled else getattr(self, name)
+        if self._autocast is None:
+            return fn
+        device_type, dtype = self._autocast
+
+        def mixed(*args: Any, **kwargs: Any) -> Any:
+            # one autocast region per call: its cache of bfloat16 weight copies dies with the call,
+            # so a network called again after an optimiser step never sees its old weights
+            with torch.autocast(device_type, dtype=dtype):
+                return fn(*args, **kwargs)
+
+        return mixed

@@ -52,7 +52,7 @@ class Actor(ObsNormalized):
         self.register_normalizer(normalizer)
 
     def _heads(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out = self.body(norm_obs)
+        out = self.body(norm_obs).float()  # the distribution maths stays float32 under autocast
         if not self.config.gaussian:
             return out, None
         mean, log_std = out.chunk(2, dim=-1)

@@ -54,7 +54,7 @@ class ResidualActor(ObsNormalized):
         self.register_normalizer(normalizer)
 
     def forward(self, norm_obs: torch.Tensor, base_action: torch.Tensor) -> torch.Tensor:
-        return self.config.action_scale * torch.tanh(self.body(torch.cat([norm_obs, base_action], dim=-1)))
+        return self.config.action_scale * torch.tanh(self.body(torch.cat([norm_obs, base_action], dim=-1)).float())
 
 
 class ResidualPolicy:
