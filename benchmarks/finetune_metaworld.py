@@ -169,6 +169,18 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machines(runs: dict[str, Any]) -> str:
+    """Which machine ran how many runs; runs from before records named theirs are counted apart."""
+    counts: dict[str, int] = {}
+    for record in runs.values():
+        name = record.get("machine") or UNRECORDED
+        counts[name] = counts.get(name, 0) + 1
+    return "; ".join(f"{name} ({count} runs)" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+UNRECORDED = "not recorded per run (runs before 2026-12-02; the report's machine line then read: AMD EPYC, 2 cores)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=TASKS, help="task ids (default: the six Meta-World tasks)")
@@ -206,7 +218,7 @@ def main() -> None:
                     print(f"{key}: already in {out}, skipped", flush=True)
                     continue
                 print(f"{key}:", flush=True)
-                record = run_one(task_id, method, seed, args, workdir)
+                record = run_one(task_id, method, seed, args, workdir) | {"machine": machine()}
                 with locked(out):  # other processes may have added runs meanwhile: merge, never overwrite
                     data = load_results(out)
                     runs = {**data.get("runs", {}), key: record}
@@ -231,7 +243,8 @@ def main() -> None:
         + table(summary)
         + "\n\n" + " ".join(images) + "\n\n"
         + "- Commands:\n" + "".join(f"  - `{c}`\n" for c in commands)
-        + f"- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
+        + f"- Machines (wall-clocks compare only within one): {machines(runs)}\n"
+        + f"- Raw results: `{os.path.relpath(out, ROOT)}`\n"
     )  # fmt: skip
     update_section("finetune-metaworld", body)
     print(table(summary))
