@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.finetune_metaworld import aggregate, steps_to
+from benchmarks.finetune_metaworld import UNRECORDED, aggregate, machines, steps_to
 from honing.eval import wilson_interval
 
 
@@ -28,3 +28,9 @@ def test_aggregate_means_seeds_and_pools_episodes_for_the_band() -> None:
 def test_steps_to_threshold() -> None:
     assert steps_to([[0, 0.2], [10, 0.89999999999], [20, 0.95]], 0.9) == 10
     assert steps_to([[0, 0.2]], 0.8) is None
+
+
+def test_machines_counts_runs_per_machine_and_those_that_did_not_record_one() -> None:
+    runs = {"a": run([[0, 0.5]], 0.5), "b": run([[0, 0.5]], 0.5) | {"machine": "cpu X"},
+            "c": run([[0, 0.5]], 0.5) | {"machine": "cpu X"}}  # fmt: skip
+    assert machines(runs) == f"cpu X (2 runs); {UNRECORDED} (1 runs)"
