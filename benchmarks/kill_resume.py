@@ -70,13 +70,19 @@ def kill_and_resume(base: Path, demos: Path, out: Path, kills: int, seed: int, s
     # so only equal thread counts give bit-identical numbers
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     landed: list[int] = []
+    pace = 0.3  # seconds per logged line, measured on the first run (capped: the pace of a slow machine)
     while True:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if len(landed) < kills:
             _wait_for_progress(out, process, first=not landed)
-            # then a random moment (mid-update, mid-eval, mid-snapshot ...) short enough that a run makes
-            # at most about one snapshot of progress per kill, so 20 kills fit in the budget on any machine
-            time.sleep(rng.uniform(0.0, 0.3))
+            if not landed:
+                start = time.perf_counter()
+                _wait_for_progress(out, process, first=False)
+                pace = min(pace, time.perf_counter() - start)
+            # then a random moment (mid-update, mid-eval, mid-snapshot ...) within one logging interval, so a
+            # run makes at most about one snapshot of progress per kill and 20 kills fit the budget on any
+            # machine (a fixed 0.3 s let a fast machine finish the run before the 20th kill)
+            time.sleep(rng.uniform(0.0, pace))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
