@@ -4,7 +4,7 @@ The question behind ``precision = "bfloat16"``: the update's forward passes see 
 the weights (8 significant bits), so a small Adam step may not change what the network computes.
 Here residual-td3's own critic (2x256 LayerNorm heads, batch 256, Adam at its default learning
 rate) fits the same smooth targets on Meta-World's dimensions from the same initialisation, once
-per precision, through the learner's own ``fast("critic")`` (so with the autocast honing uses).
+per precision, under the learner's own ``update_precision()`` (so with the autocast honing uses).
 The fit is measured on all points, in float32 (how acting reads the critic) and in bfloat16 (how
 the next update reads it).
 
@@ -56,7 +56,8 @@ def fit(precision: str, updates: int, every: int) -> list[dict[str, float]]:
         if update == updates:
             break
         index = torch.randint(0, POINTS, (BATCH,), generator=sampler)
-        loss = (agent.fast("critic")(obs[index], action[index]) - targets[index]).pow(2).mean(dim=1).sum()
+        with agent.update_precision():
+            loss = (agent.critic(obs[index], action[index]) - targets[index]).pow(2).mean(dim=1).sum()
         agent.critic_optim.zero_grad(set_to_none=True)
         loss.backward()
         agent.critic_optim.step()

@@ -56,10 +56,9 @@ def test_rlpd_target_is_soft_and_stops_only_at_termination() -> None:
     batch = {"next_obs": torch.randn(4, 3), "reward": torch.tensor([1.0, 0.0, 0.5, 0.0]),
              "discount": torch.tensor([0.0, 0.0, 0.9, 0.81])}  # fmt: skip
     alpha = torch.tensor(0.5)
-    agent.generator.manual_seed(7)
-    target = agent._target(batch, alpha)
-    agent.generator.manual_seed(7)
-    action, log_prob = agent.actor.sample(batch["next_obs"], agent.generator)
+    draws = {"next_eps": torch.randn(4, 2), "heads": torch.tensor([2, 0])}
+    target = agent.target(batch, draws, alpha)
+    action, log_prob = agent.actor.sample(batch["next_obs"], eps=draws["next_eps"])
     soft_q = action.sum(-1) - alpha * log_prob
     torch.testing.assert_close(target, batch["reward"] + batch["discount"] * soft_q)
     assert target[0] == 1.0 and target[1] == 0.0  # terminated: no bootstrap at all
@@ -73,8 +72,8 @@ def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:
     rl = agent.actor_target(next_obs)
     next_base = torch.stack([rl[0] + 1, rl[1] - 1, rl[2] + 0.5, rl[3] - 0.5]).clamp(-1, 1)
     batch = {"next_obs": next_obs, "next_base_action": next_base, "reward": torch.zeros(4),
-             "discount": torch.full((4,), 0.9)}  # fmt: skip
-    target, metrics = agent.target(batch)
+             "discount": torch.full((4,), 0.9), "action": torch.zeros(4, 2)}  # fmt: skip
+    target, metrics = agent.target(batch, agent.draws(batch, None))
     best = torch.maximum(rl.sum(-1), next_base.sum(-1))
     torch.testing.assert_close(target, 0.9 * best)
     assert metrics["rl_bootstrap_share"] == pytest.approx((rl.sum(-1) > next_base.sum(-1)).float().mean().item())

@@ -26,18 +26,22 @@ def test_actor_loss_is_normalised_q_plus_weighted_squared_error_with_a_linear_de
     agent = DemoReg(config, 3, 2, Normalizer.identity(3, 2), torch.device("cpu"))
     agent.critic = ActionSum(2)  # type: ignore[assignment]
     agent.critic_updates = 1  # past the (zero) warm-up: the actor acts and the full loss applies
-    batch = {"obs": torch.randn(5, 3), "base_action": torch.rand(5, 2) * 2 - 1}
+    batch = {"obs": torch.randn(5, 3), "base_action": torch.rand(5, 2) * 2 - 1, "action": torch.zeros(5, 2)}
     action = agent.actor(batch["obs"])
     q = action.sum(-1)
     for updates, weight in ((0, 2.0), (10, 2.0), (60, 1.25), (110, 0.5), (500, 0.5)):
         agent.actor_updates = updates
-        loss, metrics = agent.actor_loss(batch)
+        loss, metrics = agent.actor_loss(batch, agent.draws(batch, "rl"), agent.actor, "rl")
         expected = -q.mean() / q.abs().mean() + weight * (action - batch["base_action"]).pow(2).mean()
         torch.testing.assert_close(loss, expected)
         assert metrics["reg_weight"] == pytest.approx(weight)
-    agent.critic_updates = 0
-    config.critic_warmup = 5  # warming up: the actor is only distilled towards the base
-    loss, metrics = agent.actor_loss(batch)
+    agent.critic_updates = 2
+    assert agent.actor_phase() == "rl" and agent.actor_target_tau("rl") == config.tau
+    config.critic_warmup = 5  # warming up: the actor is only distilled towards the base, on TD3's delay
+    assert agent.actor_phase() == "distil" and agent.actor_target_tau("distil") == 1.0
+    agent.critic_updates = 3
+    assert agent.actor_phase() is None
+    loss, metrics = agent.actor_loss(batch, agent.draws(batch, "distil"), agent.actor, "distil")
     torch.testing.assert_close(loss, (action - batch["base_action"]).pow(2).mean())
     with pytest.raises(ConfigError, match=r"actor\.gaussian = false"):
         DemoRegConfig(actor=ActorConfig(gaussian=True)).validate()

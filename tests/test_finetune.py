@@ -54,10 +54,10 @@ def test_td_target_stops_bootstrapping_only_at_termination() -> None:
     agent = ResidualTD3(ResidualTD3Config(critic_hidden_dims=(8,), actor=ResidualActorConfig(hidden_dims=(8,))),
                         3, 2, Normalizer.identity(3, 2), torch.device("cpu"))  # fmt: skip
     batch = {
-        "next_obs": torch.randn(4, 3), "next_base_action": torch.zeros(4, 2),
+        "next_obs": torch.randn(4, 3), "next_base_action": torch.zeros(4, 2), "action": torch.zeros(4, 2),
         "reward": torch.tensor([1.0, 0.0, 0.5, 0.0]), "discount": torch.tensor([0.0, 0.0, 0.9, 0.81]),
     }  # fmt: skip
-    target, _ = agent.target(batch)
+    target, _ = agent.target(batch, agent.draws(batch, None))
     assert target[0] == 1.0 and target[1] == 0.0  # terminal: exactly the n-step return
     assert target[2] != 0.5 and target[3] != 0.0  # otherwise bootstrapped from the target critics
 

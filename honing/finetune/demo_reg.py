@@ -27,8 +27,8 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import TD3Config, require
-from honing.finetune.td3 import TD3Learner
-from honing.finetune.updates import polyak, random_heads
+from honing.finetune.fused import Metrics
+from honing.finetune.td3 import ActorFn, Batch, TD3Learner
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.ensemble import CriticEnsemble
@@ -103,32 +103,32 @@ class DemoReg(TD3Learner):
         noise = self.config.explore_noise * self.noise_rng.standard_normal(action.shape)
         return np.clip(action + noise, -1.0, 1.0).astype(np.float32)
 
-    def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        next_action = self.fast("actor_target")(batch["next_obs"])
-        next_action = (next_action + self.smoothing_noise(next_action)).clamp(-1.0, 1.0)
-        q_next = self.fast("critic_target")(batch["next_obs"], next_action)
-        q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
+    def actor_phase(self) -> str | None:
+        """TD3's actor steps once the critic is warm; before that, ``"distil"`` steps on the same delay."""
+        if not self.acting and self.critic_updates % self.config.actor_delay == 0:
+            return "distil"
+        return super().actor_phase()
+
+    def actor_target_tau(self, phase: str) -> float:
+        return 1.0 if phase == "distil" else self.config.tau  # while distilling, the target is the actor
+
+    def draws(self, batch: Batch, phase: str | None) -> dict[str, torch.Tensor]:
+        # the weight as a tensor: a Python float that decays would recompile a compiled update every step
+        return {**super().draws(batch, phase), "reg_weight": torch.tensor(self.reg_weight(), device=self.device)}
+
+    def target(self, batch: Batch, draws: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+        next_action = (self.actor_target(batch["next_obs"]) + draws["smoothing"]).clamp(-1.0, 1.0)
+        q_min = self.critic_target(batch["next_obs"], next_action)[draws["heads"]].min(dim=0).values
         return batch["reward"] + batch["discount"] * q_min, {}
 
-    def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        action = self.fast("actor")(batch["obs"])
+    def actor_loss(
+        self, batch: Batch, draws: dict[str, torch.Tensor], actor: ActorFn, phase: str
+    ) -> tuple[torch.Tensor, Metrics]:
+        action = actor(batch["obs"])
         bc = (action - batch["base_action"]).pow(2).mean()
-        weight = self.reg_weight()
-        if not self.acting:  # critic still warming up: distil the BC policy only
-            return bc, {"reg_mse": bc.item()}
-        q = self.fast("critic")(batch["obs"], action).mean(dim=0)
+        if phase == "distil":  # critic still warming up: distil the BC policy only
+            return bc, {"reg_mse": bc}
+        q = self.critic(batch["obs"], action).mean(dim=0)
         scale = 1.0 / q.abs().mean().detach().clamp_min(1e-6) if self.config.normalize_q else 1.0
-        return -scale * q.mean() + weight * bc, {"reg_mse": bc.item(), "reg_weight": weight}
-
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """The shared TD3 update; during the critic warm-up the actor is distilled every ``actor_delay``."""
-        metrics = super().update(batch)
-        cfg = self.config
-        if not self.acting and self.critic_updates % cfg.actor_delay == 0:
-            loss, extra = self.actor_loss(batch)
-            self.actor_optim.zero_grad(set_to_none=True)
-            loss.backward()
-            self.actor_optim.step()
-            polyak(self.actor_target_params, self.actor_params, 1.0)  # the target starts where the actor is
-            metrics.update(extra)
-        return metrics
+        weight = draws["reg_weight"]
+        return -scale * q.mean() + weight * bc, {"reg_mse": bc, "reg_weight": weight}

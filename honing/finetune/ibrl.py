@@ -21,8 +21,8 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import TD3Config
-from honing.finetune.td3 import TD3Learner
-from honing.finetune.updates import random_heads
+from honing.finetune.fused import Metrics
+from honing.finetune.td3 import ActorFn, Batch, TD3Learner
 from honing.policies.actor import Actor, ActorConfig
 from honing.policies.base import Policy
 from honing.policies.ibrl_policy import CriticConfig, IBRLNetworks, IBRLPolicy
@@ -74,14 +74,15 @@ class IBRL(TD3Learner):
         base_t = torch.as_tensor(base_action[None], dtype=torch.float32, device=self.device)
         return self.networks.choose(obs_t, base_t, rl_t)[0].cpu().numpy().astype(np.float32)
 
-    def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        rl = self.fast("actor_target")(batch["next_obs"])
-        rl = (rl + self.smoothing_noise(rl)).clamp(-1.0, 1.0)
-        heads = random_heads(self.config, self.generator, self.device)
-        q_rl = self.fast("critic_target")(batch["next_obs"], rl)[heads].min(dim=0).values
-        q_base = self.fast("critic_target")(batch["next_obs"], batch["next_base_action"])[heads].min(dim=0).values
-        share = (q_rl > q_base).float().mean().item()
+    def target(self, batch: Batch, draws: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+        rl = (self.actor_target(batch["next_obs"]) + draws["smoothing"]).clamp(-1.0, 1.0)
+        heads = draws["heads"]
+        q_rl = self.critic_target(batch["next_obs"], rl)[heads].min(dim=0).values
+        q_base = self.critic_target(batch["next_obs"], batch["next_base_action"])[heads].min(dim=0).values
+        share = (q_rl > q_base).float().mean()
         return batch["reward"] + batch["discount"] * torch.maximum(q_rl, q_base), {"rl_bootstrap_share": share}
 
-    def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return -self.fast("critic")(batch["obs"], self.fast("actor")(batch["obs"])).mean(), {}
+    def actor_loss(
+        self, batch: Batch, draws: dict[str, torch.Tensor], actor: ActorFn, phase: str
+    ) -> tuple[torch.Tensor, Metrics]:
+        return -self.critic(batch["obs"], actor(batch["obs"])).mean(), {}

@@ -23,8 +23,8 @@ import torch
 
 from honing.data.normalization import Normalizer
 from honing.finetune.common import TD3Config
-from honing.finetune.td3 import TD3Learner
-from honing.finetune.updates import random_heads
+from honing.finetune.fused import Metrics
+from honing.finetune.td3 import ActorFn, Batch, TD3Learner
 from honing.policies.base import Policy
 from honing.policies.ensemble import CriticEnsemble
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
@@ -67,14 +67,15 @@ class ResidualTD3(TD3Learner):
         noise = self.config.explore_noise * self.noise_rng.standard_normal(residual.shape)
         return np.clip(base_action + residual + noise, -1.0, 1.0).astype(np.float32)
 
-    def target(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        residual = self.fast("actor_target")(batch["next_obs"], batch["next_base_action"])
-        next_action = (batch["next_base_action"] + residual + self.smoothing_noise(residual)).clamp(-1.0, 1.0)
-        q_next = self.fast("critic_target")(batch["next_obs"], next_action)
-        q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
+    def target(self, batch: Batch, draws: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+        residual = self.actor_target(batch["next_obs"], batch["next_base_action"])
+        next_action = (batch["next_base_action"] + residual + draws["smoothing"]).clamp(-1.0, 1.0)
+        q_min = self.critic_target(batch["next_obs"], next_action)[draws["heads"]].min(dim=0).values
         return batch["reward"] + batch["discount"] * q_min, {}
 
-    def actor_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        residual = self.fast("actor")(batch["obs"], batch["base_action"])
+    def actor_loss(
+        self, batch: Batch, draws: dict[str, torch.Tensor], actor: ActorFn, phase: str
+    ) -> tuple[torch.Tensor, Metrics]:
+        residual = actor(batch["obs"], batch["base_action"])
         action = (batch["base_action"] + residual).clamp(-1.0, 1.0)
-        return -self.fast("critic")(batch["obs"], action).mean(), {"residual_abs": residual.abs().mean().item()}
+        return -self.critic(batch["obs"], action).mean(), {"residual_abs": residual.abs().mean()}

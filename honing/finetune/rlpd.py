@@ -19,6 +19,7 @@ The sparse-reward, n-step harness is the one every method shares (``OffPolicyCon
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,8 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import OffPolicyConfig, require
-from honing.finetune.updates import CompiledUpdate, adam, frozen, polyak, random_heads, sac_policy_step
+from honing.finetune.fused import AdamTensors, Bound, FusedUpdate, Metrics, Trained, adam_, adam_tensors
+from honing.finetune.updates import adam, polyak, random_heads
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
 from honing.policies.ensemble import CriticEnsemble
@@ -61,7 +63,7 @@ class RLPDConfig(OffPolicyConfig):
         require(self, ("actor_lr", "temperature_lr", "init_temperature"), positive=True)
 
 
-class RLPD(CompiledUpdate):
+class RLPD(FusedUpdate):
     """The learner: Gaussian actor, critic ensemble with targets, and the entropy temperature."""
 
     snapshot_modules = ("actor", "critic", "critic_target", "log_alpha")
@@ -83,7 +85,9 @@ class RLPD(CompiledUpdate):
         self.alpha_optim = adam([self.log_alpha], config.temperature_lr)
         self.critic_params = list(self.critic.parameters())
         self.critic_target_params = list(self.critic_target.parameters())
-        self.compile_update(("policy_sample", "critic", "critic_target"), config, device)
+        self.trained_actor = Trained(Bound(self.actor, "sample"), self.actor_optim)
+        self.trained_critic = Trained(self.critic, self.critic_optim)
+        self.prepare_update(config, device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.critic_updates = 0
         self.actor_updates = 0
@@ -99,40 +103,61 @@ class RLPD(CompiledUpdate):
         action, _ = self.actor.sample(self.actor.normalize_obs(obs_t), self.generator)
         return action[0].cpu().numpy().astype(np.float32)
 
-    def policy_sample(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """An action from the stochastic actor and its log-probability, drawn with the learner's generator."""
-        return self.actor.sample(norm_obs, self.generator)
-
-    def _target(self, batch: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            next_action, next_log_prob = self.fast("policy_sample")(batch["next_obs"])
-            q_next = self.fast("critic_target")(batch["next_obs"], next_action)
-            q_min = q_next[random_heads(self.config, self.generator, self.device)].min(dim=0).values
-            if self.config.backup_entropy:
-                q_min = q_min - alpha * next_log_prob
-            return batch["reward"] + batch["discount"] * q_min
-
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One critic update; the actor and α move once per env step (every `utd` critic updates)."""
-        cfg = self.config
-        alpha = self.log_alpha.exp().detach()
-        target = self._target(batch, alpha)
-        q = self.fast("critic")(batch["obs"], batch["action"])
-        critic_loss = (q - target).pow(2).mean(dim=1).sum()
-        self.critic_optim.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optim.step()
-        polyak(self.critic_target_params, self.critic_params, cfg.tau)
         self.critic_updates += 1
-        metrics = {"critic_loss": critic_loss.item(), "q_mean": q.mean().item(), "target_mean": target.mean().item()}
-
-        if self.critic_updates % cfg.utd == 0:
-            action, log_prob = self.fast("policy_sample")(batch["obs"])
-            with frozen(self.critic_params):
-                actor_loss = (alpha * log_prob - self.fast("critic")(batch["obs"], action).mean(dim=0)).mean()
-            sac_policy_step(
-                actor_loss, log_prob, self.log_alpha, self.target_entropy, self.actor_optim, self.alpha_optim
-            )
-            self.actor_updates += 1
-            metrics.update(actor_loss=actor_loss.item(), alpha=alpha.item(), entropy=-log_prob.mean().item())
+        actor_step = self.critic_updates % self.config.utd == 0
+        shape = batch["action"].shape
+        # drawn in the order the steps read them: next actions, REDQ heads, current actions
+        draws = {"next_eps": self._normal(shape), "heads": random_heads(self.config, self.generator, self.device)}
+        states = [self.trained_critic.adam_tensors()]
+        if actor_step:
+            draws["eps"] = self._normal(shape)
+            states += [self.trained_actor.adam_tensors(), adam_tensors(self.alpha_optim)]
+        metrics = self.run_step(batch, draws, *states)
+        self.actor_updates += actor_step
         return metrics
+
+    def _normal(self, shape: torch.Size) -> torch.Tensor:
+        return torch.randn(shape, generator=self.generator).to(self.device)
+
+    def target(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], alpha: torch.Tensor
+    ) -> torch.Tensor:
+        """The soft TD target: REDQ min over the drawn heads at a' ~ π(s'), minus α log π(a'|s')."""
+        next_action, next_log_prob = self.actor.sample(batch["next_obs"], eps=draws["next_eps"])
+        q_min = self.critic_target(batch["next_obs"], next_action)[draws["heads"]].min(dim=0).values
+        if self.config.backup_entropy:
+            q_min = q_min - alpha * next_log_prob
+        return batch["reward"] + batch["discount"] * q_min
+
+    def fused_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], critic_state: AdamTensors,
+        actor_state: AdamTensors | None = None, alpha_state: AdamTensors | None = None,
+    ) -> Metrics:  # fmt: skip
+        cfg = self.config
+        alpha = self.log_alpha.exp()
+        target = self.target(batch, draws, alpha)
+
+        def critic_loss(critic: Callable[..., torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+            q = critic(batch["obs"], batch["action"])
+            return (q - target).pow(2).mean(dim=1).sum(), {"q_mean": q.mean()}
+
+        loss, metrics = self.trained_critic.step(critic_loss, critic_state)
+        metrics = {"critic_loss": loss, **metrics, "target_mean": target.mean()}
+        polyak(self.critic_target_params, self.critic_params, cfg.tau)
+        if actor_state is None or alpha_state is None:
+            return metrics
+
+        def actor_loss(sample: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, Metrics]:
+            action, log_prob = sample(batch["obs"], eps=draws["eps"])
+            loss = (alpha * log_prob - self.critic(batch["obs"], action).mean(dim=0)).mean()
+            return loss, {"log_prob": log_prob.detach()}
+
+        loss, out = self.trained_actor.step(actor_loss, actor_state)
+        log_prob = out["log_prob"]
+        # α's loss -(log α (log π + H)).mean() has the gradient -(log π + H).mean() in log α
+        alpha_grad = -(log_prob + self.target_entropy).mean()
+        group = self.alpha_optim.param_groups[0]
+        adam_(alpha_state, [alpha_grad], float(group["lr"]), tuple(group["betas"]), float(group["eps"]))
+        return {**metrics, "actor_loss": loss, "alpha": alpha, "entropy": -log_prob.mean()}

@@ -57,46 +57,34 @@ def sac_policy_step(
     alpha_optim.step()
 
 
-class CompiledUpdate:
-    """Mixin for learners: ``self.fast(name)`` is attribute `name` as the update should call it.
+def require_compiler(config: OffPolicyConfig, device: torch.device) -> None:
+    """Refuse ``compile = true`` by name where inductor could not build its CPU kernels."""
+    compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
+    if config.compile and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
+        raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
+                          "its kernels with one): install g++ or set compile = false")  # fmt: skip
+    # several runs in one process (tests, a one-worker sweep) share the compiled code objects; past
+    # dynamo's default of 8 variants it would fall back to eager without saying so
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
 
-    With ``compile`` on, the named modules (or methods) go through ``torch.compile`` once, at
-    construction; otherwise ``fast`` returns the attribute itself, so swapping a module stays
-    visible. Only the update calls through ``fast``: acting and evaluation keep the eager modules,
-    whose parameters the compiled handles share, so checkpoints and snapshots are unchanged.
-    With ``precision = "bfloat16"`` every ``fast`` call runs under ``torch.autocast``, so the
-    update's forward passes (and so their backward) are mixed precision while acting stays float32.
+
+class CompiledUpdate:
+    """Mixin for learners compiled module by module: ``self.fast(name)`` is attribute `name` as the update calls it.
+
+    For an update that cannot be one function of tensors (dsrl decodes through the diffusion base);
+    the others compile their whole update (``fused.py``). With ``compile`` on, the named modules
+    (or methods) go through ``torch.compile`` once, at construction; otherwise ``fast`` returns the
+    attribute itself. Acting and evaluation keep the eager modules, whose parameters the compiled
+    handles share, so checkpoints and snapshots are unchanged.
     """
 
     _compiled: dict[str, Any]
-    _autocast: tuple[str, torch.dtype] | None = None
 
     def compile_update(self, names: tuple[str, ...], config: OffPolicyConfig, device: torch.device) -> None:
-        """Prepare ``fast`` for `names` as `config`'s ``compile`` and ``precision`` ask."""
-        enabled = config.compile
-        compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
-        if enabled and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
-            raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
-                              "its kernels with one): install g++ or set compile = false")  # fmt: skip
-        # one learner needs up to ~6 variants of a network's forward (grad on/off, frozen critic, an
-        # action that needs its gradient); every run in this process shares those code objects, so
-        # several runs in one process (tests, a one-worker sweep) would pass dynamo's default of 8 and
-        # fall back to eager without saying so
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-        # static shapes: the batch size never changes within a run
-        self._compiled = {name: torch.compile(getattr(self, name), dynamic=False) for name in names} if enabled else {}
-        self._autocast = (device.type, torch.bfloat16) if config.precision == "bfloat16" else None
+        """Prepare ``fast`` for `names` as `config`'s ``compile`` asks (static shapes: the batch never changes)."""
+        require_compiler(config, device)
+        compiled = {name: torch.compile(getattr(self, name), dynamic=False) for name in names}
+        self._compiled = compiled if config.compile else {}
 
     def fast(self, name: str) -> Any:
-        fn = self._compiled[name] if name in self._compiled else getattr(self, name)
-        if self._autocast is None:
-            return fn
-        device_type, dtype = self._autocast
-
-        def mixed(*args: Any, **kwargs: Any) -> Any:
-            # one autocast region per call: its cache of bfloat16 weight copies dies with the call,
-            # so a network called again after an optimiser step never sees its old weights
-            with torch.autocast(device_type, dtype=dtype):
-                return fn(*args, **kwargs)
-
-        return mixed
+        return self._compiled[name] if name in self._compiled else getattr(self, name)

@@ -64,13 +64,14 @@ class Actor(ObsNormalized):
         return torch.tanh(self._heads(norm_obs)[0])
 
     def sample(
-        self, norm_obs: torch.Tensor, generator: torch.Generator | None = None
+        self, norm_obs: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample of the squashed Gaussian and its log-probability (per row)."""
         mean, log_std = self._heads(norm_obs)
         if log_std is None:
             raise ConfigError("sample() needs a Gaussian actor (actor.gaussian = true)")
-        eps = torch.randn(mean.shape, generator=generator).to(mean.device)
+        if eps is None:
+            eps = torch.randn(mean.shape, generator=generator).to(mean.device)
         pre = mean + log_std.exp() * eps
         action = torch.tanh(pre)
         # log N(pre; mean, std) minus log|d tanh/d pre|, the latter in a numerically stable form
