@@ -30,11 +30,11 @@ def _pair(lr: float = 3e-3) -> tuple[Scaled, torch.optim.Adam, Scaled, torch.opt
             reference, torch.optim.Adam(reference.parameters(), lr=lr, betas=betas, eps=1e-6))  # fmt: skip
 
 
-@pytest.mark.parametrize("as_compiled", [False, True], ids=["fused-kernel", "foreach-ops"])
+@pytest.mark.parametrize("as_compiled", [False, True], ids=["eager-autograd", "compiled-torch-func"])
 def test_a_functional_step_is_torch_adam_on_autograd_gradients(
     monkeypatch: pytest.MonkeyPatch, as_compiled: bool
 ) -> None:
-    # the compiled branch of adam_ is plain tensor ops; run it eagerly by reporting "compiling"
+    # the compiled branches (torch.func.grad, foreach Adam) are plain tensor ops: run them eagerly
     if as_compiled:
         monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     ours, ours_optim, reference, reference_optim = _pair()

@@ -5,9 +5,10 @@ compiled module by module, and the Python between the pieces (autograd bookkeepi
 dispatch, kernel launches for every elementwise op) costs as much as the maths on a CPU core.
 Here the gradients come from ``torch.func`` and Adam is a few ``_foreach`` ops applied in place to
 the optimiser's own state, so target, critic step, actor step, temperature step and Polyak
-averaging form one graph (measured, BENCHMARKS.md, learner throughput). Eager and compiled runs
-execute this same code; the random draws happen outside it, on the learner's generator, so both
-consume the same stream.
+averaging form one graph (measured, BENCHMARKS.md, learner throughput). Eager runs execute the
+same function with autograd and torch's fused Adam kernel in place of torch.func (same maths, and
+faster without a compiler); the random draws happen outside it, on the learner's generator, so
+both consume the same stream.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Trained:
         """Minimise ``loss_fn(module_with_these_weights)`` by one Adam step; returns its loss and metrics.
 
         `loss_fn` receives a callable that runs the module with the differentiated weights; any
-        other network it calls is read as a constant (its weights get no gradient).
+        other network it calls is read as a constant (only this module's gradients are computed).
         """
 
         def loss_of(weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, Metrics]]:
@@ -69,8 +70,16 @@ class Trained:
             loss, metrics = loss_fn(module)
             return loss, (loss, metrics)
 
-        grads, (loss, metrics) = torch.func.grad(loss_of, has_aux=True)(dict(zip(self.names, self.params, strict=True)))
-        adam_(state, [grads[name] for name in self.names], self.lr, self.betas, self.eps)
+        if torch.compiler.is_compiling():  # dynamo traces torch.func.grad into the graph, not autograd.grad
+            by_name, (loss, metrics) = torch.func.grad(loss_of, has_aux=True)(dict(zip(self.names, self.params,
+                                                                                        strict=True)))  # fmt: skip
+            grads = [by_name[name] for name in self.names]
+        else:  # eager: autograd on the module itself, without torch.func's per-op wrapping (measured faster)
+            with torch.enable_grad():
+                loss, metrics = loss_fn(self.module)
+                grads = list(torch.autograd.grad(loss, self.params))
+            metrics = {name: value.detach() for name, value in metrics.items()}
+        adam_(state, grads, self.lr, self.betas, self.eps)
         return loss.detach(), metrics
 
 
