@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from honing.data import Normalizer
 from honing.errors import ConfigError
-from honing.finetune import ResidualTD3, ResidualTD3Config, finetune, method_config
+from honing.finetune import ResidualTD3, ResidualTD3Config, finetune, method_config, updates
 from honing.finetune.rlpd import RLPD, RLPDConfig
 from honing.policies import load_policy
 from honing.policies.actor import ActorConfig
@@ -118,6 +119,21 @@ def test_bfloat16_matmuls_do_run_in_bfloat16() -> None:
     for hook in hooks:
         hook.remove()
     assert seen == [torch.bfloat16, torch.bfloat16, torch.float32] + [torch.float32] * 3  # the output layer: float32
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_bfloat16_without_native_matmuls_is_warned_about(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    monkeypatch.setattr(updates, "bfloat16_is_fast", lambda device: fast)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        learner("rlpd", precision="bfloat16")
+        learner("rlpd")  # float32 is never warned about
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    if fast:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "no native bfloat16 matmuls" in messages[0]
+        assert "set precision = float32" in messages[0]
 
 
 def test_precision_is_checked_by_name() -> None:

@@ -88,19 +88,22 @@ class OffPolicyConfig(FinetuneConfig):
     ``max_policy_lag * utd`` updates old. 1 waits for every update (no overlap, same data as the
     synchronous loop); 2 already overlaps a whole env step with the previous step's updates."""
     compile: bool = False
-    """Run the update's networks through ``torch.compile`` (inductor: fused LayerNorm/ReLU and
-    matmul kernels). Same maths, rounded differently from eager; the first updates pay the
-    compilation (tens of seconds on CPU, needs a C++ compiler there). Measured on 2 CPU cores
-    (BENCHMARKS.md, learner throughput): 1.02-1.11x updates/s with 2 critic heads, 1.12-1.28x with
-    10; worth it for long or many-head runs, not for tiny tests."""
+    """Compile the whole update with ``torch.compile`` (inductor): residual-td3, ibrl, demo-reg and
+    rlpd write it as one function of tensors (``honing.finetune.fused``: target, critic and actor
+    steps, temperature, Polyak averaging and Adam), so it becomes one graph of fused kernels; dsrl
+    compiles its networks one by one. Same maths, rounded differently from eager; the first
+    updates pay the compilation (20-40 s on CPU, needs a C++ compiler there). Measured on 2 CPU
+    cores (BENCHMARKS.md, learner throughput): 1.2-1.6x the updates/s of eager at 2x256 with 2
+    critic heads; worth it for any run longer than a few thousand updates."""
     precision: str = "float32"
     """Arithmetic of the update's networks: ``"float32"``, or ``"bfloat16"`` (mixed precision by
     ``torch.autocast``: matmuls and LayerNorm in bfloat16 with float32 accumulation; weights,
     gradients, optimiser state, each critic's output layer, TD targets and losses stay float32).
-    Pays on CPUs with AMX (Intel Xeon 4th generation and later; measured there, BENCHMARKS.md,
-    learner throughput: a bfloat16 matmul peak 6.7x the float32 one, 1.4-2.5x the updates/s of
-    float32 eager with ``compile = true``, 0.85x the wall-clock of a Meta-World run at the same
-    success) and on recent GPUs; elsewhere it can be slower. Acting and evaluation stay float32."""
+    Pays on CPUs with bfloat16 matmul instructions (AMX on Intel Xeon 4th generation and later: a
+    bfloat16 matmul peak 6.7x the float32 one; AVX512-BF16 on AMD Zen 4: 2.2x; with
+    ``compile = true`` 1.65-2.4x the updates/s of float32 eager there, BENCHMARKS.md, learner
+    throughput) and on recent GPUs; without them (AVX2 only) its matmuls take a reference path
+    many times slower than float32, and the learner warns. Acting and evaluation stay float32."""
 
     def validate(self) -> None:
         super().validate()

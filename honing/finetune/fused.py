@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from honing.finetune.common import OffPolicyConfig
-from honing.finetune.updates import require_compiler
+from honing.finetune.updates import require_compiler, warn_slow_precision
 
 Metrics = dict[str, torch.Tensor]
 AdamTensors = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
@@ -130,6 +130,7 @@ class FusedUpdate:
     def prepare_update(self, config: OffPolicyConfig, device: torch.device) -> None:
         """Compile ``fused_step`` if `config` asks (static shapes: the batch never changes in a run)."""
         require_compiler(config, device)
+        warn_slow_precision(config, device)
         self._precision = (device.type, torch.bfloat16) if config.precision == "bfloat16" else None
         self._step: Callable[..., Metrics] = (
             torch.compile(self._contained_step, dynamic=False) if config.compile else self._contained_step

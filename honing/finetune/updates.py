@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,29 @@ def require_compiler(config: OffPolicyConfig, device: torch.device) -> None:
     # several runs in one process (tests, a one-worker sweep) share the compiled code objects; past
     # dynamo's default of 8 variants it would fall back to eager without saying so
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+
+
+def bfloat16_is_fast(device: torch.device) -> bool:
+    """Whether `device` runs bfloat16 matmuls natively (CPU: oneDNN's AVX-512/AMX kernels; CUDA: Ampere on)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return True
+
+
+def warn_slow_precision(config: OffPolicyConfig, device: torch.device) -> None:
+    """Say so when ``precision = "bfloat16"`` would make the update slower, not faster.
+
+    A warning, not an error: the maths is the same, and a run resumed on another machine must
+    still start. On an AVX2-only CPU the bfloat16 matmuls take a reference path tens of times
+    slower than float32 (a Meta-World run that takes an hour in float32 would take a day).
+    """
+    if config.precision == "bfloat16" and not bfloat16_is_fast(device):
+        where = f"this CPU ({torch.backends.cpu.get_cpu_capability()})" if device.type == "cpu" else str(device)
+        warnings.warn(f"precision = bfloat16 on {where}, which has no native bfloat16 matmuls: the update runs "
+                      "many times slower than in float32; set precision = float32 (compile = true is the "
+                      "speed-up there)", RuntimeWarning, stacklevel=3)  # fmt: skip
 
 
 class CompiledUpdate:
