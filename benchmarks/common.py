@@ -32,15 +32,21 @@ METAWORLD_TASKS = [  # the benchmark suite: easy (button, drawer, door) to hard 
 
 
 def machine() -> str:
-    """CPU model, core count, memory, Python and torch versions: what a number was measured on."""
-    cpu = platform.processor() or platform.machine()
+    """CPU model and vector ISA, core count, memory, Python and torch versions: what a number was measured on.
+
+    The ISA is part of the name because one CPU model name covers VMs with and without AVX-512
+    (bfloat16 matmuls differ by tens of times between them).
+    """
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]  # one processor's block
+        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+        cpu = fields.get("model name") or cpu
+        flags = set(fields.get("flags", "").split())
     except OSError:
         pass
+    isa = [torch.backends.cpu.get_cpu_capability(), *sorted(flags & {"avx512_bf16", "amx_bf16"})]
+    cpu = f"{cpu} ({', '.join(isa)})"
     memory = ""
     try:
         kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]

@@ -20,9 +20,11 @@ Measured in one run on one machine, for every thread count asked for:
 (float32, eager: SB3 has no mixed-precision option) at UTD 1; ``flop_utilisation`` is
 residual-td3's achieved GFLOP/s at 2x256 / 2 heads in that mode over the peak of that mode's
 precision, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
-torch profiler's op table for the eager updates is written next to the results.
+torch profiler's op table for each mode's updates (2x256, 2 heads) is written next to the results;
+``--profile-only`` writes just those tables (minutes, not the whole benchmark's tens of minutes).
 
     python -m benchmarks.learner_throughput            # needs: pip install 'honing[bench]'
+    python -m benchmarks.learner_throughput --profile-only --threads 1 2
 """
 
 from __future__ import annotations
@@ -142,16 +144,23 @@ def measure_learner(method: str, hidden: tuple[int, ...], ensemble: int, seconds
 
 
 def profile_learner(method: str, mode: str, path: Path) -> None:
-    """The torch profiler's op table for 100 updates at 2x256, 2 heads, in `mode`."""
+    """The torch profiler's op table for 100 updates at 2x256, 2 heads, in `mode`.
+
+    Compiled modes name inductor's fused C++ kernels in the table (``enable_kernel_profile``), so
+    what the graph spends outside the matmuls is visible rather than one opaque compiled region.
+    """
+    import torch._inductor.config as inductor_config
+
     obs_dim, act_dim = get_task(TASK).spaces()
-    agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, mode)
     demo, online = synthetic_replay(obs_dim, act_dim)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(20):
-        agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        for _ in range(100):
+    with inductor_config.patch({"cpp.enable_kernel_profile": True}):
+        agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, mode)
+        for _ in range(20):  # compiles here (residual-td3: both the critic-only and the critic+actor graph)
             agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(100):
+                agent.update(sample_mixed(demo, online, BATCH, 0.5, generator))
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=45)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {method} {mode}, 2x256, 2 heads, batch {BATCH}, {torch.get_num_threads()} thread(s), "
@@ -263,11 +272,17 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
             result["steps_per_s"][f"{name}|utd{utd}"] = rate
             print(f"  {name} UTD {utd}: {rate} env steps/s", flush=True)
     if args.profile:
-        for method in LEARNERS:
-            for mode in ("eager", "bf16"):
-                suffix = "" if mode == "eager" else f"-{mode}"
-                profile_learner(method, mode, RESULTS / "profiles" / f"{method}{suffix}-{threads}thread.txt")
+        profile_all(threads)
     return result
+
+
+def profile_all(threads: int) -> None:
+    """Every mode's op table at `threads` (eager's file has no mode suffix, as before the other modes had any)."""
+    torch.set_num_threads(threads)
+    for method in LEARNERS:
+        for mode in MODES:
+            suffix = "" if mode == "eager" else f"-{mode}"
+            profile_learner(method, mode, RESULTS / "profiles" / f"{method}{suffix}-{threads}thread.txt")
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -311,8 +326,14 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
                         help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="write the profiler tables for --threads, then stop (no timings, no JSON)")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "learner_throughput.json"))
     args = parser.parse_args()
+    if args.profile_only:
+        for threads in args.threads:
+            profile_all(threads)
+        return
 
     runs = [measure(threads, args) for threads in args.threads]
     head = runs[-1]
