@@ -35,7 +35,7 @@ def machine() -> str:
     """CPU model and vector ISA, core count, memory, Python and torch versions: what a number was measured on.
 
     The ISA is part of the name because one CPU model name covers VMs with and without AVX-512
-    (bfloat16 matmuls differ by tens of times between them).
+    (bfloat16 matmuls differ by an order of magnitude between them).
     """
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
