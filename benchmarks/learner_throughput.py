@@ -12,11 +12,13 @@ Measured in one run on one machine, for every thread count asked for:
   backward; compiling does the same maths) and achieved GFLOP/s;
 - end-to-end training env steps/s on metaworld/pick-place at UTD 1 and 4 (honing's own off-policy
   loop: env step, base action, exploration, replay, updates), measured after the warm-up, in the
-  modes of ``--modes``;
+  modes of ``--modes``, and, at 2 threads or more, in the modes of ``--async-modes`` with both
+  cores split (``async_actor = true``: the env in an actor process on one core, the learner on
+  the others; the ``async`` rows);
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
-``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest mode) over SB3's SAC
+``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm) over SB3's SAC
 (float32, eager: SB3 has no mixed-precision option) at UTD 1; ``flop_utilisation`` is
 residual-td3's achieved GFLOP/s at 2x256 / 2 heads in that mode over the peak of that mode's
 precision, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
@@ -266,6 +268,11 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
             (f"honing {m} {mode}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode))
             for m in LEARNERS for mode in args.modes
         ]  # fmt: skip
+        if threads > 1:  # the actor process takes one core, the learner the rest
+            for m in LEARNERS:
+                for mode in args.async_modes:
+                    run = partial(honing_steps_per_s, m, utd, steps, args.warmup, mode, True)
+                    runs.append((f"honing {m} {mode} async", partial(split_cores, threads, run)))
         runs += [(f"sb3 {algo}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup)) for algo in ("SAC", "TD3")]
         for name, measure_one in runs:
             rate = measure_one()
@@ -274,6 +281,20 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     if args.profile:
         profile_all(threads)
     return result
+
+
+def split_cores(threads: int, run: Callable[[], float]) -> float:
+    """`run` with the learner on ``threads - 1`` torch threads (the actor process has the last core)."""
+    torch.set_num_threads(threads - 1)
+    try:
+        return run()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def arms(modes: list[str], async_modes: list[str]) -> list[str]:
+    """End-to-end arm names in table order: each mode, then each mode with the actor process."""
+    return list(modes) + [f"{mode} async" for mode in async_modes]
 
 
 def profile_all(threads: int) -> None:
@@ -307,10 +328,12 @@ def table(runs: list[dict[str, Any]], modes: list[str]) -> str:
                         f"{100 * best['flop_utilisation']:.0f}% |")  # fmt: skip
     rows += ["", "| threads | peak GFLOP/s float32 / bfloat16 | learner (2x256, 2 critics) | UTD 1 env steps/s | "
              "UTD 4 env steps/s |", "|---|---|---|---|---|"]  # fmt: skip
-    names = [f"honing {m} {mode}" for m in LEARNERS for mode in modes] + ["sb3 TD3", "sb3 SAC"]
+    names = [f"honing {m} {arm}" for m in LEARNERS for arm in modes] + ["sb3 TD3", "sb3 SAC"]
     for run in runs:
         for name in names:
             rates = [run["steps_per_s"].get(f"{name}|utd{utd}") for utd in (1, 4)]
+            if name.endswith("async") and run["threads"] < 2:  # not measured: no core left for the actor
+                continue
             rows.append(f"| {run['threads']} | {run['peak_gflops']} / {run.get('peak_gflops_bf16', '—')} | {name} | "
                         + " | ".join("—" if r is None else str(r) for r in rates) + " |")  # fmt: skip
     return "\n".join(rows)
@@ -325,6 +348,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
                         help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
+    parser.add_argument("--async-modes", nargs="*", choices=list(MODES), default=["compiled", "bf16-compiled"],
+                        help="modes also run with the actor process (at 2+ threads; none: --async-modes)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
     parser.add_argument("--profile-only", action="store_true",
                         help="write the profiler tables for --threads, then stop (no timings, no JSON)")  # fmt: skip
@@ -338,8 +363,9 @@ def main() -> None:
     runs = [measure(threads, args) for threads in args.threads]
     head = runs[-1]
     rates = head["steps_per_s"]
-    rlpd = fastest({mode: rates[f"honing rlpd {mode}|utd1"] for mode in args.modes})
-    td3 = fastest({mode: rates[f"honing residual-td3 {mode}|utd1"] for mode in args.modes})
+    every_arm = arms(args.modes, args.async_modes if head["threads"] > 1 else [])
+    rlpd = fastest({arm: rates[f"honing rlpd {arm}|utd1"] for arm in every_arm})
+    td3 = fastest({arm: rates[f"honing residual-td3 {arm}|utd1"] for arm in every_arm})
     learner_entry = head["learner"]["residual-td3|2x256|E2"]
     flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
     float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
@@ -368,9 +394,11 @@ def main() -> None:
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
         "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
         f"steps/s on {TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same for "
-        "SB3, which runs float32). GFLOP per update counted by torch's flop counter (forward + backward); peaks: "
-        "best float32 and bfloat16 matmul; a mode's utilisation is against its own precision's peak.\n\n"
-        + table(runs, args.modes)
+        "SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
+        "other core(s), `max_policy_lag = 2`). GFLOP per update counted by torch's flop counter (forward + "
+        "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
+        "precision's peak.\n\n"
+        + table(runs, arms(args.modes, args.async_modes))
         + f"\n\n- {head['threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
         f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 TD3 "
         f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's learner at 2x256 ({flop_mode}) uses "
@@ -379,7 +407,7 @@ def main() -> None:
         f"- Command: `{command_line()}`\n- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
     )  # fmt: skip
     update_section("learner-throughput", body)
-    print(table(runs, args.modes))
+    print(table(runs, arms(args.modes, args.async_modes)))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
+from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, save_results, update_section
 
 WORKER = """
 import sys, time, torch
@@ -130,23 +130,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="timed seconds per arm, over all rounds")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--out", default=str(RESULTS / "revision_ab.json"))
+    parser.add_argument("--section", default="revision-ab",
+                        help="BENCHMARKS.md section the table goes to (one per before/after pair kept)")  # fmt: skip
+    parser.add_argument("--title", default="the learner at two revisions", help="the section's heading")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from --out, no timing")
     args = parser.parse_args()
-    data = measure(args) | {"command": command_line(), "machine": machine()}
-    save_results(Path(args.out), data)
+    if args.report_only:
+        data = load_results(Path(args.out))
+    else:
+        data = measure(args) | {"command": command_line(), "machine": machine()}
+        save_results(Path(args.out), data)
     rows = ["| threads | method | mode | before updates/s | after updates/s | after / before |", "|---" * 6 + "|"]
     for key, entry in data["updates_per_s"].items():
         threads, method, mode = key.split("|")
         rows.append(f"| {threads} | {method} | {mode} | {entry['before']} | {entry['after']} | {entry['ratio']:.2f}x |")
     body = (
-        "## Before / after: the learner at two revisions\n\n"
+        f"## Before / after: {args.title}\n\n"
         "Updates/s of each revision's own learner (2x256, 2 critic heads, batch 256), one process per arm, "
-        f"timed in {args.rounds} alternating rounds ({args.seconds:g} s per arm in all) on "
+        f"timed in {data['rounds']} alternating rounds ({data['seconds_per_arm']:g} s per arm in all) on "
         f"one machine at the same time. Before: `{data['before'][:12]}`; after: `{data['after'][:12]}`.\n\n"
         + "\n".join(rows)
         + f"\n\n- Command: `{data['command']}`\n- Machine: {data['machine']}\n"
         f"- Raw results: `{os.path.relpath(args.out, ROOT)}`\n"
     )  # fmt: skip
-    update_section("revision-ab", body)
+    update_section(args.section, body)
     print("\n".join(rows))
 
 
