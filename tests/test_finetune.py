@@ -10,7 +10,14 @@ import torch
 from honing.data import Dataset, Episode, Normalizer
 from honing.errors import ConfigError, HoningError
 from honing.finetune import ResidualTD3, ResidualTD3Config, finetune, get_method
-from honing.finetune.replay import NStepAccumulator, ReplayBuffer, demo_transitions, sample_mixed, sparse_demo_view
+from honing.finetune.replay import (
+    NStepAccumulator,
+    NStepTransition,
+    ReplayBuffer,
+    demo_transitions,
+    sample_mixed,
+    sparse_demo_view,
+)
 from honing.policies import ResidualActorConfig, load_policy
 from honing.policies.ensemble import CriticEnsemble, EnsembleLayerNorm, EnsembleLinear
 from tests.test_policies import make_policy
@@ -73,6 +80,35 @@ def test_symmetric_sampling_draws_half_from_each_buffer() -> None:
             )
     batch = sample_mixed(demo, online, 256, 0.5, torch.Generator().manual_seed(0))
     assert int((batch["obs"] == 1.0).sum()) == 128 and int((batch["obs"] == 2.0).sum()) == 128
+
+
+def test_a_sampled_batch_keeps_each_transitions_fields_together() -> None:
+    """The fields are column views of one tensor, gathered once: row i of every field is one transition."""
+    device = torch.device("cpu")
+    demo, online = ReplayBuffer(30, 3, 2, device), ReplayBuffer(300, 3, 2, device)
+    for buffer, offset, count in ((demo, 0, 30), (online, 1000, 250)):
+        for i in range(offset, offset + count):
+            buffer.add([NStepTransition(np.full(3, i), np.full(2, i + 0.25), np.full(2, i + 0.5), i + 0.75, 0.97,
+                                        np.full(3, -i), np.full(2, -i - 0.5))])  # fmt: skip
+    batch = sample_mixed(demo, online, 64, 0.5, torch.Generator().manual_seed(0))
+    ids = batch["obs"][:, 0]
+    assert {name: tuple(t.shape) for name, t in batch.items()} == {
+        "obs": (64, 3), "next_obs": (64, 3), "action": (64, 2), "base_action": (64, 2),
+        "next_base_action": (64, 2), "reward": (64,), "discount": (64,)}  # fmt: skip
+    assert bool((ids[:32] < 30).all()) and bool((ids[32:] >= 1000).all())
+    torch.testing.assert_close(batch["obs"], ids[:, None].expand(-1, 3))
+    torch.testing.assert_close(batch["next_obs"], -ids[:, None].expand(-1, 3))
+    torch.testing.assert_close(batch["action"], ids[:, None].expand(-1, 2) + 0.25)
+    torch.testing.assert_close(batch["next_base_action"], -ids[:, None].expand(-1, 2) - 0.5)
+    torch.testing.assert_close(batch["reward"], ids + 0.75)
+    assert bool((batch["discount"] == torch.tensor(0.97)).all())
+    assert online.data["obs"].data_ptr() == online.storage.data_ptr()  # views, not copies: add() writes storage
+
+
+def test_mixed_sampling_refuses_buffers_of_different_widths() -> None:
+    device = torch.device("cpu")
+    with pytest.raises(ValueError, match="same field widths"):
+        sample_mixed(ReplayBuffer(5, 3, 2, device), ReplayBuffer(5, 4, 2, device), 8, 0.5, torch.Generator())
 
 
 def test_critic_ensemble_is_one_batched_pass_equal_to_separate_heads() -> None:
