@@ -105,10 +105,14 @@ def test_a_sampled_batch_keeps_each_transitions_fields_together() -> None:
     assert online.data["obs"].data_ptr() == online.storage.data_ptr()  # views, not copies: add() writes storage
 
 
-def test_mixed_sampling_refuses_buffers_of_different_widths() -> None:
+def test_replay_refuses_what_does_not_fit_its_layout() -> None:
     device = torch.device("cpu")
     with pytest.raises(ValueError, match="same field widths"):
         sample_mixed(ReplayBuffer(5, 3, 2, device), ReplayBuffer(5, 4, 2, device), 8, 0.5, torch.Generator())
+    no_base = ReplayBuffer(5, 3, 2, device, base_dim=0)
+    with pytest.raises(ValueError, match="do not fit this buffer's layout"):
+        no_base.add([NStepTransition(np.zeros(3), np.zeros(2), np.zeros(2), 0.0, 1.0, np.zeros(3), np.zeros(2))])
+    assert len(no_base) == 0
 
 
 def test_critic_ensemble_is_one_batched_pass_equal_to_separate_heads() -> None:

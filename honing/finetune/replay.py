@@ -109,9 +109,14 @@ class ReplayBuffer:
         return views
 
     def add(self, transitions: Sequence[NStepTransition]) -> None:
-        for transition in transitions:
-            for name in FIELDS:
-                self.data[name][self.position] = torch.as_tensor(getattr(transition, name))
+        width = self.storage.shape[1]
+        for transition in transitions:  # one row write per transition, not one per field
+            row = np.concatenate([np.asarray(getattr(transition, name), dtype=np.float32).reshape(-1)
+                                  for name, _ in self.layout])  # fmt: skip
+            if len(row) != width:
+                widths = {name: np.size(getattr(transition, name)) for name, _ in self.layout}
+                raise ValueError(f"transition fields {widths} do not fit this buffer's layout {dict(self.layout)}")
+            self.storage[self.position] = torch.from_numpy(row)
             self.position = (self.position + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
