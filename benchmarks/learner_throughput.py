@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
+from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, save_results, update_section
 from honing.data import collect_demos
 from honing.data.normalization import Normalizer
 from honing.finetune.actor_process import ActorProcess
@@ -292,11 +292,6 @@ def split_cores(threads: int, run: Callable[[], float]) -> float:
         torch.set_num_threads(threads)
 
 
-def arms(modes: list[str], async_modes: list[str]) -> list[str]:
-    """End-to-end arm names in table order: each mode, then each mode with the actor process."""
-    return list(modes) + [f"{mode} async" for mode in async_modes]
-
-
 def profile_all(threads: int) -> None:
     """Every mode's op table at `threads` (eager's file has no mode suffix, as before the other modes had any)."""
     torch.set_num_threads(threads)
@@ -354,22 +349,46 @@ def main() -> None:
     parser.add_argument("--profile-only", action="store_true",
                         help="write the profiler tables for --threads, then stop (no timings, no JSON)")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "learner_throughput.json"))
+    parser.add_argument("--report-only", action="store_true", help="redo the summary and table from --out")
     args = parser.parse_args()
     if args.profile_only:
         for threads in args.threads:
             profile_all(threads)
         return
 
-    runs = [measure(threads, args) for threads in args.threads]
+    out = Path(args.out)
+    if args.report_only:  # the JSON's own runs, command and machine: only the summary and table are redone
+        saved = load_results(out)
+        runs, meta = list(saved["honing"].values()), {k: saved[k] for k in ("command", "machine")}
+        meta["warmup"] = saved.get("warmup", args.warmup)
+    else:
+        runs = [measure(threads, args) for threads in args.threads]
+        meta = {"command": command_line(), "machine": machine(), "warmup": args.warmup}
+    data = summary(runs) | meta
+    save_results(out, data)
+    update_section("learner-throughput", report(runs, data, out))
+    print(table(runs, end_to_end_arms(runs)))
+
+
+def end_to_end_arms(runs: list[dict[str, Any]]) -> list[str]:
+    """The honing arms that were run end to end (modes, then modes with the actor process), in run order."""
+    names = [key.split("|")[0].split(" ", 2)[2] for run in runs for key in run["steps_per_s"]
+             if key.startswith("honing ")]  # fmt: skip
+    return list(dict.fromkeys(names))
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline figures at the last thread count: honing's fastest arm against SB3, and utilisation."""
     head = runs[-1]
     rates = head["steps_per_s"]
-    every_arm = arms(args.modes, args.async_modes if head["threads"] > 1 else [])
+    every_arm = [arm for arm in end_to_end_arms(runs) if f"honing rlpd {arm}|utd1" in rates]
     rlpd = fastest({arm: rates[f"honing rlpd {arm}|utd1"] for arm in every_arm})
+    rlpd4 = fastest({arm: rates[f"honing rlpd {arm}|utd4"] for arm in every_arm})
     td3 = fastest({arm: rates[f"honing residual-td3 {arm}|utd1"] for arm in every_arm})
     learner_entry = head["learner"]["residual-td3|2x256|E2"]
     flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
     float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
-    data = {
+    return {
         "peak_gflops": head["peak_gflops"],
         "peak_gflops_bf16": head["peak_gflops_bf16"],
         "honing": {str(run["threads"]): run for run in runs},
@@ -378,36 +397,39 @@ def main() -> None:
         "honing_mode": rlpd,
         "ratio_vs_sb3": ratio(rates[f"honing rlpd {rlpd}|utd1"], rates["sb3 SAC|utd1"]),
         "ratio_vs_sb3_eager": ratio(rates.get("honing rlpd eager|utd1"), rates["sb3 SAC|utd1"]),
+        "ratio_vs_sb3_utd4": ratio(rates[f"honing rlpd {rlpd4}|utd4"], rates["sb3 SAC|utd4"]),
+        "honing_mode_utd4": rlpd4,
         "ratio_residual_td3_vs_sb3_td3": ratio(rates[f"honing residual-td3 {td3}|utd1"], rates["sb3 TD3|utd1"]),
         "residual_td3_mode": td3,
         "flop_utilisation": learner_entry[flop_mode]["flop_utilisation"],
         "flop_utilisation_mode": flop_mode,
         "flop_utilisation_float32": learner_entry[float32_mode]["flop_utilisation"],
         "headline_threads": head["threads"],
-        "command": command_line(),
-        "machine": machine(),
     }
-    out = Path(args.out)
-    save_results(out, data)
-    body = (
+
+
+def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
+    """The BENCHMARKS.md section: what was measured, the tables, the headline."""
+    rlpd, td3, flop_mode = data["honing_mode"], data["residual_td3_mode"], data["flop_utilisation_mode"]
+    return (
         "## Learner throughput\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
         "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
-        f"steps/s on {TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same for "
-        "SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
+        f"steps/s on {TASK} after {data['warmup']} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same "
+        "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
         "other core(s), `max_policy_lag = 2`). GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
         "precision's peak.\n\n"
-        + table(runs, arms(args.modes, args.async_modes))
-        + f"\n\n- {head['threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
-        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 TD3 "
+        + table(runs, end_to_end_arms(runs))
+        + f"\n\n- {data['headline_threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
+        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x; at UTD 4, "
+        f"{data['honing_mode_utd4']}: {data['ratio_vs_sb3_utd4']}x); residual-td3 ({td3}) / SB3 TD3 "
         f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's learner at 2x256 ({flop_mode}) uses "
         f"{100 * data['flop_utilisation']:.0f}% of its precision's matmul peak (float32 at best: "
         f"{100 * data['flop_utilisation_float32']:.0f}% of the float32 peak)\n"
-        f"- Command: `{command_line()}`\n- Machine: {machine()}\n- Raw results: `{os.path.relpath(out, ROOT)}`\n"
+        f"- Command: `{data['command']}`\n- Machine: {data['machine']}\n"
+        f"- Raw results: `{os.path.relpath(out, ROOT)}`\n"
     )  # fmt: skip
-    update_section("learner-throughput", body)
-    print(table(runs, arms(args.modes, args.async_modes)))
 
 
 if __name__ == "__main__":
