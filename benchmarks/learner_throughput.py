@@ -19,7 +19,9 @@ Measured in one run on one machine, for every thread count asked for:
   network size (2x256, 2 critics), batch, UTD and thread count.
 
 ``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm) over SB3's SAC
-(float32, eager: SB3 has no mixed-precision option) at UTD 1; ``flop_utilisation`` is
+(float32, eager: SB3 has no mixed-precision option) at UTD 1, the one UTD where the two do the same
+updates (at UTD > 1 rlpd moves its actor once per env step, SB3's SAC once per gradient step; the
+like-for-like UTD 4 figure is residual-td3 against SB3's TD3, both with an actor delay of 2); ``flop_utilisation`` is
 residual-td3's achieved GFLOP/s at 2x256 / 2 heads in that mode over the peak of that mode's
 precision, both at the thread count of the headline (the last of ``--threads``). With ``--profile``, the
 torch profiler's op table for each mode's updates (2x256, 2 heads) is written next to the results;
@@ -385,6 +387,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     rlpd = fastest({arm: rates[f"honing rlpd {arm}|utd1"] for arm in every_arm})
     rlpd4 = fastest({arm: rates[f"honing rlpd {arm}|utd4"] for arm in every_arm})
     td3 = fastest({arm: rates[f"honing residual-td3 {arm}|utd1"] for arm in every_arm})
+    td3_4 = fastest({arm: rates[f"honing residual-td3 {arm}|utd4"] for arm in every_arm})
     learner_entry = head["learner"]["residual-td3|2x256|E2"]
     flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
     float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
@@ -401,6 +404,8 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "honing_mode_utd4": rlpd4,
         "ratio_residual_td3_vs_sb3_td3": ratio(rates[f"honing residual-td3 {td3}|utd1"], rates["sb3 TD3|utd1"]),
         "residual_td3_mode": td3,
+        "ratio_residual_td3_vs_sb3_td3_utd4": ratio(rates[f"honing residual-td3 {td3_4}|utd4"], rates["sb3 TD3|utd4"]),
+        "residual_td3_mode_utd4": td3_4,
         "flop_utilisation": learner_entry[flop_mode]["flop_utilisation"],
         "flop_utilisation_mode": flop_mode,
         "flop_utilisation_float32": learner_entry[float32_mode]["flop_utilisation"],
@@ -422,9 +427,14 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))
         + f"\n\n- {data['headline_threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
-        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x; at UTD 4, "
-        f"{data['honing_mode_utd4']}: {data['ratio_vs_sb3_utd4']}x); residual-td3 ({td3}) / SB3 TD3 "
-        f"{data['ratio_residual_td3_vs_sb3_td3']}x; residual-td3's learner at 2x256 ({flop_mode}) uses "
+        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 "
+        f"TD3 {data['ratio_residual_td3_vs_sb3_td3']}x\n"
+        f"- UTD 4: residual-td3 ({data['residual_td3_mode_utd4']}) / SB3 TD3 "
+        f"{data['ratio_residual_td3_vs_sb3_td3_utd4']}x (the same work: both move the actor every 2nd critic "
+        f"update); rlpd ({data['honing_mode_utd4']}) / SB3 SAC {data['ratio_vs_sb3_utd4']}x, which is *not* "
+        "equal work: rlpd moves its actor once per env step (RLPD's recipe: UTD counts critic updates), SB3's "
+        "SAC at every gradient step, 4x as many actor updates\n"
+        f"- residual-td3's learner at 2x256 ({flop_mode}) uses "
         f"{100 * data['flop_utilisation']:.0f}% of its precision's matmul peak (float32 at best: "
         f"{100 * data['flop_utilisation_float32']:.0f}% of the float32 peak)\n"
         f"- Command: `{data['command']}`\n- Machine: {data['machine']}\n"
