@@ -158,6 +158,9 @@ def profile_learner(method: str, mode: str, path: Path) -> None:
     obs_dim, act_dim = get_task(TASK).spaces()
     demo, online = synthetic_replay(obs_dim, act_dim)
     generator = torch.Generator().manual_seed(0)
+    # a fresh cache, as in a run: graphs left by earlier agents would make every call check their
+    # guards first (dynamo's cache lookup then read ~0.8 ms a call in these tables, a profiling artefact)
+    torch._dynamo.reset()
     with inductor_config.patch({"cpp.enable_kernel_profile": True}):
         agent = learner(method, SIZES["2x256"], 2, obs_dim, act_dim, mode)
         for _ in range(20):  # compiles here (residual-td3: both the critic-only and the critic+actor graph)
