@@ -34,3 +34,25 @@ def test_machines_counts_runs_per_machine_and_those_that_did_not_record_one() ->
     runs = {"a": run([[0, 0.5]], 0.5), "b": run([[0, 0.5]], 0.5) | {"machine": "cpu X"},
             "c": run([[0, 0.5]], 0.5) | {"machine": "cpu X"}}  # fmt: skip
     assert machines(runs) == f"cpu X (2 runs); {UNRECORDED} (1 runs)"
+
+
+def test_compare_counts_overlapping_evaluations_per_seed_and_pooled_and_names_the_misses() -> None:
+    from benchmarks.finetune_compare import compare, curve_overlap
+
+    # 10 episodes: 0/10 and 10/10 have disjoint 95% Wilson intervals, 5/10 and 6/10 overlap.
+    assert curve_overlap([[0, 0.5], [5, 0.0]], [[0, 0.6], [5, 1.0], [9, 1.0]], 10) == {
+        "evaluations": 2, "overlapping": 1, "misses": [[5, 0.0, 1.0]]}  # fmt: skip
+    runs = {
+        "t|a|0": run([[0, 0.5], [5, 0.0]], 0.0) | {"wall_clock_s": 100.0},
+        "t|b|0": run([[0, 0.5], [5, 1.0]], 1.0) | {"wall_clock_s": 50.0},
+        "t|a|1": run([[0, 0.5], [5, 0.2]], 0.2) | {"wall_clock_s": 100.0},
+        "t|b|1": run([[0, 0.5], [5, 0.9]], 0.9) | {"wall_clock_s": 70.0},
+        "t|a|2": run([[0, 0.5]], 0.5),  # no b run for seed 2: left out, not half-compared
+    }
+    result = compare(runs, "t", "a", "b")
+    assert [s["seed"] for s in result["seeds"]] == [0, 1]
+    assert result["wall_clock_ratio"] == pytest.approx(120 / 200)
+    assert result["per_seed_overlapping"] == [2, 4]
+    assert result["pooled"] == {"evaluations": 2, "overlapping": 1, "misses": [[5, 0.1, 0.95]]}  # 2/20 vs 19/20
+    with pytest.raises(SystemExit, match="its arms are: a, b"):
+        compare(runs, "t", "a", "c")
