@@ -56,3 +56,34 @@ def test_compare_counts_overlapping_evaluations_per_seed_and_pooled_and_names_th
     assert result["pooled"] == {"evaluations": 2, "overlapping": 1, "misses": [[5, 0.1, 0.95]]}  # 2/20 vs 19/20
     with pytest.raises(SystemExit, match="its arms are: a, b"):
         compare(runs, "t", "a", "c")
+
+
+@pytest.mark.parametrize("method", ["residual-td3", "rlpd"])
+def test_packed_updates_land_where_as_many_single_updates_do(method: str) -> None:
+    import torch
+
+    from benchmarks.learner_throughput import BATCH, learner, synthetic_replay
+    from benchmarks.update_overhead import packed
+    from honing.finetune.replay import sample_mixed
+
+    obs_dim, act_dim = 39, 4
+    demo, online = synthetic_replay(obs_dim, act_dim)
+    agents = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        agents.append(learner(method, (16, 16), 2, obs_dim, act_dim, "eager"))
+    single, many = agents
+    batches = [sample_mixed(demo, online, BATCH, 0.5, torch.Generator().manual_seed(i)) for i in range(6)]
+    for batch in batches:
+        single.update(batch)
+    queue = iter(batches)
+    step = packed(many, 3, lambda: next(queue), compile=False)
+    step(), step()
+    assert many.critic_updates == single.critic_updates == 6
+    for name in single.snapshot_modules:
+        a, b = getattr(single, name), getattr(many, name)
+        if isinstance(a, torch.Tensor):
+            a, b = {"": a}, {"": b}
+        else:
+            a, b = a.state_dict(), b.state_dict()
+        assert all(torch.equal(a[key], b[key]) for key in a), name
