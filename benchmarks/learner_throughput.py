@@ -14,7 +14,9 @@ Measured in one run on one machine, for every thread count asked for:
   loop: env step, base action, exploration, replay, updates), measured after the warm-up, in the
   modes of ``--modes``, and, at 2 threads or more, in the modes of ``--async-modes`` with both
   cores split (``async_actor = true``: the env in an actor process on one core, the learner on
-  the others; the ``async`` rows);
+  the others; the ``async`` rows); every arm, SB3's included, once per round for ``--rounds``
+  rounds, medians reported (single runs in a row let the VM's drift, up to ~1.5x over an hour,
+  land on one arm);
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from collections.abc import Callable
 from functools import partial
@@ -266,23 +269,25 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
                     entry[mode]["flop_utilisation"] = round(entry[mode]["achieved_gflops"] / peak, 3)
                 result["learner"][key] = entry
                 print(f"  {key}: {entry}", flush=True)
-    result["steps_per_s"] = {}
+    runs: list[tuple[str, Callable[[], float | None]]] = []
     for utd in (1, 4):
         steps = args.env_steps // utd
-        runs: list[tuple[str, Callable[[], float | None]]] = [
-            (f"honing {m} {mode}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode))
-            for m in LEARNERS for mode in args.modes
-        ]  # fmt: skip
+        runs += [(f"honing {m} {mode}|utd{utd}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode))
+                 for m in LEARNERS for mode in args.modes]  # fmt: skip
         if threads > 1:  # the actor process takes one core, the learner the rest
             for m in LEARNERS:
                 for mode in args.async_modes:
                     run = partial(honing_steps_per_s, m, utd, steps, args.warmup, mode, True)
-                    runs.append((f"honing {m} {mode} async", partial(split_cores, threads, run)))
-        runs += [(f"sb3 {algo}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup)) for algo in ("SAC", "TD3")]
+                    runs.append((f"honing {m} {mode} async|utd{utd}", partial(split_cores, threads, run)))
+        runs += [(f"sb3 {algo}|utd{utd}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup))
+                 for algo in ("SAC", "TD3")]  # fmt: skip
+    rounds: dict[str, list[float | None]] = {name: [] for name, _ in runs}
+    for round_ in range(args.rounds):  # every arm once per round: a drifting machine slows all arms alike
         for name, measure_one in runs:
-            rate = measure_one()
-            result["steps_per_s"][f"{name}|utd{utd}"] = rate
-            print(f"  {name} UTD {utd}: {rate} env steps/s", flush=True)
+            rounds[name].append(measure_one())
+            print(f"  round {round_}: {name}: {rounds[name][-1]} env steps/s", flush=True)
+    result["steps_per_s_rounds"] = rounds
+    result["steps_per_s"] = {name: median(rates) for name, rates in rounds.items()}
     if args.profile:
         profile_all(threads)
     return result
@@ -306,8 +311,23 @@ def profile_all(threads: int) -> None:
             profile_learner(method, mode, RESULTS / "profiles" / f"{method}{suffix}-{threads}thread.txt")
 
 
+def median(rates: list[float | None]) -> float | None:
+    """The median of a configuration's rounds (None where it was not measured, e.g. SB3 not installed)."""
+    return None if None in rates or not rates else round(statistics.median(rates), 1)  # type: ignore[type-var]
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
+
+
+def round_ratios(run: dict[str, Any], arm: str, baseline: str) -> list[float] | None:
+    """`arm` over `baseline` round by round (each pair measured minutes apart, not hours): their range
+    says how far the median ratio can be trusted; None for JSON written before rounds were kept."""
+    rounds = run.get("steps_per_s_rounds")
+    if rounds is None:
+        return None
+    pairs = zip(rounds[arm], rounds[baseline], strict=True)
+    return [r for a, b in pairs if (r := ratio(a, b)) is not None]
 
 
 def fastest(options: dict[str, float | None]) -> str:
@@ -346,6 +366,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="timing window per learner configuration")
     parser.add_argument("--env-steps", type=int, default=1_500, help="timed env steps at UTD 1 (divided by UTD)")
     parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of the end-to-end runs; medians are reported")  # fmt: skip
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
                         help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
     parser.add_argument("--async-modes", nargs="*", choices=list(MODES), default=["compiled", "bf16-compiled"],
@@ -366,9 +388,10 @@ def main() -> None:
         saved = load_results(out)
         runs, meta = list(saved["honing"].values()), {k: saved[k] for k in ("command", "machine")}
         meta["warmup"] = saved.get("warmup", args.warmup)
+        meta["rounds"] = saved.get("rounds", 1)
     else:
         runs = [measure(threads, args) for threads in args.threads]
-        meta = {"command": command_line(), "machine": machine(), "warmup": args.warmup}
+        meta = {"command": command_line(), "machine": machine(), "warmup": args.warmup, "rounds": args.rounds}
     data = summary(runs) | meta
     save_results(out, data)
     update_section("learner-throughput", report(runs, data, out))
@@ -402,10 +425,12 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "honing_steps_per_s": rates[f"honing rlpd {rlpd}|utd1"],
         "honing_mode": rlpd,
         "ratio_vs_sb3": ratio(rates[f"honing rlpd {rlpd}|utd1"], rates["sb3 SAC|utd1"]),
+        "ratio_vs_sb3_rounds": round_ratios(head, f"honing rlpd {rlpd}|utd1", "sb3 SAC|utd1"),
         "ratio_vs_sb3_eager": ratio(rates.get("honing rlpd eager|utd1"), rates["sb3 SAC|utd1"]),
         "ratio_vs_sb3_utd4": ratio(rates[f"honing rlpd {rlpd4}|utd4"], rates["sb3 SAC|utd4"]),
         "honing_mode_utd4": rlpd4,
         "ratio_residual_td3_vs_sb3_td3": ratio(rates[f"honing residual-td3 {td3}|utd1"], rates["sb3 TD3|utd1"]),
+        "ratio_residual_td3_vs_sb3_td3_rounds": round_ratios(head, f"honing residual-td3 {td3}|utd1", "sb3 TD3|utd1"),
         "residual_td3_mode": td3,
         "ratio_residual_td3_vs_sb3_td3_utd4": ratio(rates[f"honing residual-td3 {td3_4}|utd4"], rates["sb3 TD3|utd4"]),
         "residual_td3_mode_utd4": td3_4,
@@ -416,6 +441,11 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def spread(ratios: list[float] | None) -> str:
+    """`` (rounds: a-b)``: the per-round range of a median ratio, where rounds were kept."""
+    return f" (round by round {min(ratios)}-{max(ratios)}x)" if ratios else ""
+
+
 def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
     """The BENCHMARKS.md section: what was measured, the tables, the headline."""
     rlpd, td3, flop_mode = data["honing_mode"], data["residual_td3_mode"], data["flop_utilisation_mode"]
@@ -423,15 +453,17 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         "## Learner throughput\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
         "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
-        f"steps/s on {TASK} after {data['warmup']} warm-up steps (2x256, 2 critic heads, batch {BATCH}, the same "
+        f"steps/s on {TASK} after {data['warmup']} warm-up steps, median of {data['rounds']} alternating round(s) "
+        f"(2x256, 2 critic heads, batch {BATCH}, the same "
         "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
         "other core(s), `max_policy_lag = 2`). GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))
         + f"\n\n- {data['headline_threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
-        f"**{data['ratio_vs_sb3']}x** (eager float32 {data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 "
-        f"TD3 {data['ratio_residual_td3_vs_sb3_td3']}x\n"
+        f"**{data['ratio_vs_sb3']}x**{spread(data.get('ratio_vs_sb3_rounds'))} (eager float32 "
+        f"{data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 TD3 {data['ratio_residual_td3_vs_sb3_td3']}x"
+        f"{spread(data.get('ratio_residual_td3_vs_sb3_td3_rounds'))}\n"
         f"- UTD 4: residual-td3 ({data['residual_td3_mode_utd4']}) / SB3 TD3 "
         f"{data['ratio_residual_td3_vs_sb3_td3_utd4']}x (the same work: both move the actor every 2nd critic "
         f"update); rlpd ({data['honing_mode_utd4']}) / SB3 SAC {data['ratio_vs_sb3_utd4']}x, which is *not* "

@@ -87,3 +87,14 @@ def test_packed_updates_land_where_as_many_single_updates_do(method: str) -> Non
         else:
             a, b = a.state_dict(), b.state_dict()
         assert all(torch.equal(a[key], b[key]) for key in a), name
+
+
+def test_throughput_rounds_give_medians_and_round_by_round_ratios() -> None:
+    from benchmarks.learner_throughput import median, round_ratios, spread
+
+    run = {"steps_per_s_rounds": {"honing|utd1": [100.0, 140.0, 120.0], "sb3|utd1": [50.0, 80.0, 60.0]}}
+    assert median(run["steps_per_s_rounds"]["honing|utd1"]) == 120.0
+    assert median([None, None]) is None  # SB3 not installed: no number, not a zero
+    assert round_ratios(run, "honing|utd1", "sb3|utd1") == [2.0, 1.75, 2.0]
+    assert round_ratios({"steps_per_s": {}}, "honing|utd1", "sb3|utd1") is None  # JSON from before rounds
+    assert spread([2.0, 1.75, 2.0]) == " (round by round 1.75-2.0x)" and spread(None) == ""
