@@ -12,7 +12,7 @@ BC network's cost) after the warm-up, for each method and UTD asked for, in thes
 Arms are timed in alternating rounds (median of ``--rounds``) so every arm sees the same machine.
 Writes ``benchmarks/results/async_actor.json`` and a table in BENCHMARKS.md.
 
-    python -m benchmarks.async_actor
+    python -m benchmarks.async_actor --mode bf16-compiled
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import TASK, honing_steps_per_s, sb3_steps_per_s
+from benchmarks.learner_throughput import MODES, TASK, honing_steps_per_s, sb3_steps_per_s
 
 SB3_ALGO = {"residual-td3": "TD3", "rlpd": "SAC"}
 
 
 def arms(method: str, utd: int, args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
     steps = args.env_steps // utd
-    run = partial(honing_steps_per_s, method, utd, steps, args.warmup, "compiled" if args.compile else "eager")
+    run = partial(honing_steps_per_s, method, utd, steps, args.warmup, args.mode)
     return {
         "sync 1t": partial(run, False),
         "sync 2t": partial(run, False),
@@ -90,18 +90,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
     parser.add_argument("--lag", type=int, default=2, help="max_policy_lag of the async arms (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the median is reported")
-    parser.add_argument("--compile", action="store_true", help="honing arms with compile = true")
+    parser.add_argument("--mode", choices=list(MODES), default="eager",
+                        help="honing's update mode (learner_throughput's: compile and precision)")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "async_actor.json"))
     args = parser.parse_args()
 
     results = {f"{m}|utd{u}": measure(m, u, args) for m in args.methods for u in args.utd}
     out = Path(args.out)
-    save_results(out, {"results": results, "lag": args.lag, "compile": args.compile, "task": TASK,
+    save_results(out, {"results": results, "lag": args.lag, "mode": args.mode, "task": TASK,
                        "command": command_line(), "machine": machine()})  # fmt: skip
     body = (
         "## Both cores: actor process vs synchronous loop\n\n"
         f"Training env steps/s on {TASK} after {args.warmup} warm-up steps (2x256, 2 critic heads, batch 256, "
-        f"{'compiled' if args.compile else 'eager'} updates), median of {args.rounds} alternating rounds; async "
+        f"{args.mode} updates), median of {args.rounds} alternating rounds; async "
         f"arms: `async_actor = true, max_policy_lag = {args.lag}` (the env in an actor process, one thread), "
         "`Nt`: torch threads of the learner. SB3: TD3 beside residual-td3, SAC beside rlpd.\n\n"
         + table(results)
