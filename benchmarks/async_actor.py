@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import MODES, TASK, honing_steps_per_s, sb3_steps_per_s
+from benchmarks.learner_throughput import MODES, TASK, honing_steps_per_s, median, sb3_steps_per_s
 
 SB3_ALGO = {"residual-td3": "TD3", "rlpd": "SAC"}
 
@@ -56,7 +55,7 @@ def measure(method: str, utd: int, args: argparse.Namespace) -> dict[str, Any]:
             if rate is not None:
                 rates[name].append(rate)
             print(f"  {method} UTD {utd} round {round_}: {name} {rate} env steps/s", flush=True)
-    medians = {name: round(statistics.median(r), 1) for name, r in rates.items() if r}
+    medians = {name: m for name, r in rates.items() if (m := median(r)) is not None}
     best_sync = max(medians["sync 1t"], medians["sync 2t"])
     best_async = max(medians["async 1t"], medians["async 2t"])
     best_sb3 = max((medians[n] for n in ("sb3 1t", "sb3 2t") if n in medians), default=None)
