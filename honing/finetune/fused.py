@@ -13,6 +13,7 @@ both consume the same stream.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -24,8 +25,9 @@ from honing.finetune.common import OffPolicyConfig
 from honing.finetune.updates import require_compiler, warn_slow_precision
 
 Metrics = dict[str, torch.Tensor]
-AdamTensors = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
-"""(params, exp_avg, exp_avg_sq, step) of one optimiser, in parameter order."""
+AdamTensors = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]
+"""(params, exp_avg, exp_avg_sq, step, scales) of one optimiser, in parameter order; `scales` holds the
+coming step's ``lr / (1 - β1^t)`` and ``sqrt(1 - β2^t)`` (see :func:`adam_tensors`)."""
 LossFn = Callable[[Callable[..., Any]], tuple[torch.Tensor, Metrics]]
 """A loss of the module being trained, given as a callable that runs it with the differentiated weights."""
 
@@ -87,7 +89,11 @@ def adam_tensors(optim: torch.optim.Adam) -> AdamTensors:
     """`optim`'s parameters and state, the state created as ``torch.optim.Adam`` would on its first step.
 
     Gathered anew for every update, outside any compiled graph: loading a snapshot replaces
-    these tensors, and a checkpoint must save exactly what the update moved.
+    these tensors, and a checkpoint must save exactly what the update moved. The bias corrections
+    of the coming step are worked out here, in double precision as torch's Adam does, and enter
+    the graph as a tensor: computed inside it from the step count, inductor inlined ``β^t`` into
+    the elementwise loop as a scalar ``pow`` per vector of weights, which made the compiled Adam
+    4-8x slower than torch's fused kernel (measured, BENCHMARKS.md, learner throughput).
     """
     params: list[torch.Tensor] = [param for group in optim.param_groups for param in group["params"]]
     exp_avg, exp_avg_sq, step = [], [], []
@@ -100,12 +106,15 @@ def adam_tensors(optim: torch.optim.Adam) -> AdamTensors:
         exp_avg.append(state["exp_avg"])
         exp_avg_sq.append(state["exp_avg_sq"])
         step.append(state["step"])
-    return params, exp_avg, exp_avg_sq, step
+    group = optim.param_groups[0]
+    (beta1, beta2), t = group["betas"], float(step[0]) + 1.0 if step else 1.0
+    scales = [float(group["lr"]) / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)]
+    return params, exp_avg, exp_avg_sq, step, torch.tensor(scales, device=params[0].device if params else None)
 
 
 def adam_(state: AdamTensors, grads: list[torch.Tensor], lr: float, betas: tuple[float, float], eps: float) -> None:
     """Adam (Kingma & Ba 2015, as ``torch.optim.Adam`` without weight decay) applied in place."""
-    params, exp_avg, exp_avg_sq, step = state
+    params, exp_avg, exp_avg_sq, step, scales = state
     beta1, beta2 = betas
     torch._foreach_add_(step, 1.0)
     if not torch.compiler.is_compiling():  # eager: torch's own fused kernel, one pass over each tensor
@@ -116,10 +125,9 @@ def adam_(state: AdamTensors, grads: list[torch.Tensor], lr: float, betas: tuple
     torch._foreach_lerp_(exp_avg, grads, 1.0 - beta1)
     torch._foreach_mul_(exp_avg_sq, beta2)
     torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1.0 - beta2)
-    for param, m, v, t in zip(params, exp_avg, exp_avg_sq, step, strict=True):
-        # the bias corrections as tensors: a step count read into Python would end the graph
-        denom = (v / (1.0 - beta2**t)).sqrt_().add_(eps)
-        param.sub_(m * (lr / (1.0 - beta1**t)) / denom)
+    step_size, bias_correction2_sqrt = scales[0], scales[1]
+    for param, m, v in zip(params, exp_avg, exp_avg_sq, strict=True):
+        param.sub_(step_size * m / (v.sqrt() / bias_correction2_sqrt + eps))
 
 
 class FusedUpdate:
