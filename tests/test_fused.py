@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import pytest
@@ -70,3 +71,27 @@ def test_trained_refuses_an_optimiser_over_other_parameters() -> None:
     split = torch.optim.Adam([{"params": list(ours.parameters())[:2]}, {"params": list(ours.parameters())[2:]}])
     with pytest.raises(ValueError, match="one Adam parameter group"):
         Trained(ours, split)
+
+
+def test_the_compiled_adam_continues_from_a_loaded_optimiser_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bias corrections are worked out from the optimiser's step count before the graph: after
+    # a snapshot is loaded (state replaced, step 3) they must be step 4's, as in torch's Adam
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    ours, ours_optim, reference, reference_optim = _pair()
+    generator = torch.Generator().manual_seed(2)
+    data = [(torch.randn(16, 3, generator=generator), torch.randn(16, 2, generator=generator)) for _ in range(5)]
+    for x, y in data[:3]:
+        reference_optim.zero_grad()
+        (reference.shifted(x, 0.5) - y).square().mean().backward()
+        reference_optim.step()
+    ours.load_state_dict(reference.state_dict())
+    ours_optim.load_state_dict(copy.deepcopy(reference_optim.state_dict()))  # a snapshot's own tensors
+    trained = Trained(Bound(ours, "shifted"), ours_optim)
+    for x, y in data[3:]:
+        with torch.no_grad():
+            trained.step(lambda module, x=x, y=y: ((module(x, 0.5) - y).square().mean(), {}), trained.adam_tensors())
+        reference_optim.zero_grad()
+        (reference.shifted(x, 0.5) - y).square().mean().backward()
+        reference_optim.step()
+    for ours_param, reference_param in zip(ours.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(ours_param, reference_param)

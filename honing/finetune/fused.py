@@ -92,8 +92,9 @@ def adam_tensors(optim: torch.optim.Adam) -> AdamTensors:
     these tensors, and a checkpoint must save exactly what the update moved. The bias corrections
     of the coming step are worked out here, in double precision as torch's Adam does, and enter
     the graph as a tensor: computed inside it from the step count, inductor inlined ``β^t`` into
-    the elementwise loop as a scalar ``pow`` per vector of weights, which made the compiled Adam
-    4-8x slower than torch's fused kernel (measured, BENCHMARKS.md, learner throughput).
+    the elementwise loop as two scalar ``pow`` calls per vector of 16 weights, and the compiled
+    Adam step took 3-4x as long as torch's fused kernel (``python -m benchmarks.adam_kernel``).
+    Reading the step count is a host sync on a GPU; the update reads its metrics back anyway.
     """
     params: list[torch.Tensor] = [param for group in optim.param_groups for param in group["params"]]
     exp_avg, exp_avg_sq, step = [], [], []
@@ -107,9 +108,10 @@ def adam_tensors(optim: torch.optim.Adam) -> AdamTensors:
         exp_avg_sq.append(state["exp_avg_sq"])
         step.append(state["step"])
     group = optim.param_groups[0]
-    (beta1, beta2), t = group["betas"], float(step[0]) + 1.0 if step else 1.0
+    beta1, beta2 = group["betas"]
+    t = float(step[0]) + 1.0  # the step about to be taken; every parameter's count is the same
     scales = [float(group["lr"]) / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)]
-    return params, exp_avg, exp_avg_sq, step, torch.tensor(scales, device=params[0].device if params else None)
+    return params, exp_avg, exp_avg_sq, step, torch.tensor(scales, device=params[0].device)
 
 
 def adam_(state: AdamTensors, grads: list[torch.Tensor], lr: float, betas: tuple[float, float], eps: float) -> None:
