@@ -16,7 +16,8 @@ Measured in one run on one machine, for every thread count asked for:
   cores split (``async_actor = true``: the env in an actor process on one core, the learner on
   the others; the ``async`` rows); every arm, SB3's included, once per round for ``--rounds``
   rounds, medians reported (single runs in a row let the VM's drift, up to ~1.5x over an hour,
-  land on one arm);
+  land on one arm); with ``--fresh`` each of those runs starts its own Python process, as a
+  training run does, instead of following the earlier arms in this one;
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
@@ -36,10 +37,12 @@ torch profiler's op table for each mode's updates (2x256, 2 heads) is written ne
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -284,13 +287,26 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     rounds: dict[str, list[float | None]] = {name: [] for name, _ in runs}
     for round_ in range(args.rounds):  # every arm once per round: a drifting machine slows all arms alike
         for name, measure_one in runs:
-            rounds[name].append(measure_one())
+            rounds[name].append(in_fresh_process(threads, measure_one) if args.fresh else measure_one())
             print(f"  round {round_}: {name}: {rounds[name][-1]} env steps/s", flush=True)
     result["steps_per_s_rounds"] = rounds
     result["steps_per_s"] = {name: median(rates) for name, rates in rounds.items()}
     if args.profile:
         profile_all(threads)
     return result
+
+
+def with_threads(threads: int, run: Callable[[], float | None]) -> float | None:
+    """`run` on `threads` torch threads (a spawned process starts at torch's default)."""
+    torch.set_num_threads(threads)
+    return run()
+
+
+def in_fresh_process(threads: int, run: Callable[[], float | None]) -> float | None:
+    """`run` in a new Python process of its own: nothing of the arms before it (their models,
+    compiled graphs, allocator state) shares its process, as with separate training runs."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(with_threads, threads, run).result()
 
 
 def split_cores(threads: int, run: Callable[[], float]) -> float:
@@ -372,6 +388,8 @@ def main() -> None:
                         help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
     parser.add_argument("--async-modes", nargs="*", choices=list(MODES), default=["compiled", "bf16-compiled"],
                         help="modes also run with the actor process (at 2+ threads; none: --async-modes)")  # fmt: skip
+    parser.add_argument("--fresh", action="store_true",
+                        help="run every end-to-end arm in a new process of its own (as a training run is)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
     parser.add_argument("--profile-only", action="store_true",
                         help="write the profiler tables for --threads, then stop (no timings, no JSON)")  # fmt: skip
@@ -389,9 +407,11 @@ def main() -> None:
         runs, meta = list(saved["honing"].values()), {k: saved[k] for k in ("command", "machine")}
         meta["warmup"] = saved.get("warmup", args.warmup)
         meta["rounds"] = saved.get("rounds", 1)
+        meta["fresh"] = saved.get("fresh", False)
     else:
         runs = [measure(threads, args) for threads in args.threads]
-        meta = {"command": command_line(), "machine": machine(), "warmup": args.warmup, "rounds": args.rounds}
+        meta = {"command": command_line(), "machine": machine(), "warmup": args.warmup, "rounds": args.rounds,
+                "fresh": args.fresh}  # fmt: skip
     data = summary(runs) | meta
     save_results(out, data)
     update_section("learner-throughput", report(runs, data, out))
@@ -453,8 +473,9 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         "## Learner throughput\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
         "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
-        f"steps/s on {TASK} after {data['warmup']} warm-up steps, median of {data['rounds']} alternating round(s) "
-        f"(2x256, 2 critic heads, batch {BATCH}, the same "
+        f"steps/s on {TASK} after {data['warmup']} warm-up steps, median of {data['rounds']} alternating round(s)"
+        + (", every run in a new process of its own " if data.get("fresh") else " ")
+        + f"(2x256, 2 critic heads, batch {BATCH}, the same "
         "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
         "other core(s), `max_policy_lag = 2`). GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
