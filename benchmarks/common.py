@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import multiprocessing as mp
 import os
 import platform
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,16 @@ def update_section(name: str, body: str) -> None:
 
 def pct(rate: float, low: float, high: float) -> str:
     return f"{100 * rate:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def with_threads(threads: int, run: Callable[[], float | None]) -> float | None:
+    """`run` on `threads` torch threads (a spawned process starts at torch's default)."""
+    torch.set_num_threads(threads)
+    return run()
+
+
+def in_fresh_process(threads: int, run: Callable[[], float | None]) -> float | None:
+    """`run` in a new Python process of its own: nothing of the arms before it (their models,
+    compiled graphs, allocator state) shares its process, as with separate training runs."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(with_threads, threads, run).result()

@@ -37,12 +37,10 @@ torch profiler's op table for each mode's updates (2x256, 2 heads) is written ne
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,16 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import RESULTS, ROOT, command_line, load_results, machine, save_results, update_section
+from benchmarks.common import (
+    RESULTS,
+    ROOT,
+    command_line,
+    in_fresh_process,
+    load_results,
+    machine,
+    save_results,
+    update_section,
+)
 from honing.data import collect_demos
 from honing.data.normalization import Normalizer
 from honing.finetune.actor_process import ActorProcess
@@ -294,19 +301,6 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     if args.profile:
         profile_all(threads)
     return result
-
-
-def with_threads(threads: int, run: Callable[[], float | None]) -> float | None:
-    """`run` on `threads` torch threads (a spawned process starts at torch's default)."""
-    torch.set_num_threads(threads)
-    return run()
-
-
-def in_fresh_process(threads: int, run: Callable[[], float | None]) -> float | None:
-    """`run` in a new Python process of its own: nothing of the arms before it (their models,
-    compiled graphs, allocator state) shares its process, as with separate training runs."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(with_threads, threads, run).result()
 
 
 def split_cores(threads: int, run: Callable[[], float]) -> float:
