@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from honing.eval import evaluate, wilson_interval
+from honing.errors import HoningError
+from honing.eval import evaluate, wilson_interval, workers
 from honing.policies import load_policy
 
 
@@ -56,12 +57,33 @@ def test_same_seed_same_initial_states_for_different_policies() -> None:
     assert not {e.seed for e in other.episodes} & {e.seed for e in strong.episodes}
 
 
-@pytest.mark.parametrize("num_envs", [1, 3, 16])
-def test_results_do_not_depend_on_batching(num_envs: int, reach_bc_run: Path) -> None:
+@pytest.mark.parametrize(("num_envs", "workers"), [(1, 1), (3, 1), (16, 1), (8, 2), (3, 3)])
+def test_results_do_not_depend_on_batching_or_workers(num_envs: int, workers: int, reach_bc_run: Path) -> None:
     policy = load_policy(reach_bc_run)
     reference = evaluate(policy, "toy/reach", episodes=10, seed=0, num_envs=1)
-    result = evaluate(policy, "toy/reach", episodes=10, seed=0, num_envs=num_envs)
-    assert [(e.success, e.length) for e in result.episodes] == [(e.success, e.length) for e in reference.episodes]
+    result = evaluate(policy, "toy/reach", episodes=10, seed=0, num_envs=num_envs, workers=workers)
+    assert [(e.seed, e.success, e.length, e.episode_return) for e in result.episodes] == [
+        (e.seed, e.success, e.length, e.episode_return) for e in reference.episodes
+    ]
+
+
+class FailingPolicy(ExpertPolicy):
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        raise RuntimeError("the policy broke")
+
+
+def test_a_worker_error_reaches_the_caller_by_name() -> None:
+    with pytest.raises(HoningError, match="evaluation worker failed: RuntimeError: the policy broke"):
+        evaluate(FailingPolicy(1.0), "toy/reach", episodes=4, workers=2)
+
+
+def test_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "usable_cores", lambda: 4)
+    assert workers.worker_count(0, 10) == 4 and workers.worker_count(0, 3) == 3 and workers.worker_count(1, 10) == 1
+    with pytest.raises(HoningError, match="eval workers must be >= 0"):
+        workers.worker_count(-1, 10)
+    monkeypatch.setattr(workers, "can_fork", lambda: False)  # e.g. CUDA initialised: the episodes stay here
+    assert workers.worker_count(0, 10) == 1
 
 
 def test_eval_result_statistics_and_json(tmp_path: Path) -> None:

@@ -176,6 +176,8 @@ def test_config_validation_and_unknown_method() -> None:
         ResidualTD3Config(num_critics=2, num_target_critics=3).validate()
     with pytest.raises(ConfigError, match="action_scale"):
         ResidualTD3Config(actor=ResidualActorConfig(action_scale=0.0)).validate()
+    with pytest.raises(ConfigError, match="eval_workers must be >= 0, got -1"):
+        ResidualTD3Config(eval_workers=-1).validate()
     with pytest.raises(HoningError, match=r"unknown method 'residual-td4' \(did you mean 'residual-td3'"):
         get_method("residual-td4")
 

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from honing.cli.args import Subparsers, add_run_options, non_negative_float, positive_int, tracker_flags
+from honing.cli.args import (
+    Subparsers,
+    add_run_options,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    tracker_flags,
+)
 from honing.errors import HoningError
 
 
@@ -96,7 +103,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from honing.safety import shield_task
 
         task = shield_task(task, args.shield)
-    result = evaluate(policy, task, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs)
+    result = evaluate(policy, task, args.episodes, args.seed, num_envs=args.num_envs, workers=args.workers)
     if args.out:
         out = Path(args.out)
     else:
@@ -199,6 +206,8 @@ def add_eval(sub: Subparsers) -> None:
     p.add_argument("--episodes", type=positive_int, default=50, help="evaluation episodes (default 50)")
     p.add_argument("--seed", type=int, default=0, help="evaluation seed; same seed = same initial states (default 0)")
     p.add_argument("--num-envs", type=positive_int, default=8, help="envs stepped side by side (default 8)")
+    p.add_argument("--workers", type=non_negative_int, default=0,
+                   help="processes the episodes are dealt out to (default 0: one per core; on CUDA: 1)")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", default=None, help="JSON file for per-episode results (default: RUN_DIR/eval/...)")
     p.add_argument("--video", type=positive_int, default=None, metavar="N",

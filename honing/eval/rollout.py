@@ -8,7 +8,9 @@ stepped side by side so the policy runs on a batch (one forward pass per step, n
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 from honing import seeding
 from honing.errors import HoningError
 from honing.eval.stats import wilson_interval
+from honing.eval.workers import fork_map, worker_count
 from honing.policies.base import Policy
 from honing.runs.atomic import atomic_write_text
 from honing.tasks import Task, get_task
@@ -92,8 +95,14 @@ def evaluate(
     episodes: int = 50,
     seed: int = 0,
     num_envs: int = 8,
+    workers: int = 1,
 ) -> EvalResult:
-    """Run `episodes` sparse-reward episodes of `policy` on `task` from the fixed eval seeds."""
+    """Run `episodes` sparse-reward episodes of `policy` on `task` from the fixed eval seeds.
+
+    With `workers` > 1 (0: one per core) the episodes are dealt out to forked processes
+    (:mod:`honing.eval.workers`), `num_envs` envs in all; a deterministic policy gets the same
+    results as in one process, a stochastic one the same for the same `workers` and `num_envs`.
+    """
     if episodes <= 0:
         raise HoningError(f"--episodes must be positive, got {episodes}")
     task = get_task(task) if isinstance(task, str) else task
@@ -104,6 +113,17 @@ def evaluate(
             f"has ({obs_dim}, {act_dim}); evaluate it on the task it was trained for"
         )
     seeds = seeding.episode_seeds(seed, "eval", episodes)
+    workers = worker_count(workers, episodes)
+    if workers == 1:
+        return EvalResult(task_id=task.id, episodes=run_episodes(policy, task, seeds, num_envs))
+    share = partial(run_episodes, policy, task, num_envs=-(-num_envs // workers))
+    parts = fork_map(share, [seeds[index::workers] for index in range(workers)])  # dealt like cards: even loads
+    return EvalResult(task_id=task.id, episodes=[parts[i % workers][i // workers] for i in range(episodes)])
+
+
+def run_episodes(policy: Policy, task: Task, seeds: Sequence[int], num_envs: int) -> list[EpisodeResult]:
+    """One episode per seed, `num_envs` envs stepped side by side; the results in seed order."""
+    episodes = len(seeds)
     slots = min(num_envs, episodes)
     envs = [task.make_env(sparse=True) for _ in range(slots)]
     results: list[EpisodeResult | None] = [None] * episodes
@@ -153,4 +173,4 @@ def evaluate(
     finally:
         for env in envs:
             env.close()
-    return EvalResult(task_id=task.id, episodes=[r for r in results if r is not None])
+    return [result for result in results if result is not None]

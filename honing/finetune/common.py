@@ -28,6 +28,8 @@ class FinetuneConfig:
     """Episodes per periodic evaluation."""
     final_eval_episodes: int = 100
     """Episodes of the final base-vs-honed evaluation (same seeds for both)."""
+    eval_workers: int = 0
+    """Processes an evaluation's episodes are dealt out to (0: one per core; 1: in the run's own process)."""
     log_every: int = 1_000
     """Env steps between training-metric lines in metrics.jsonl."""
     seed: int = 0
@@ -40,6 +42,7 @@ class FinetuneConfig:
 
     def validate(self) -> None:
         require(self, ("steps", "eval_every", "eval_episodes", "final_eval_episodes", "log_every"), positive=True)
+        require(self, ("eval_workers",), positive=False)
 
 
 PRECISIONS = ("float32", "bfloat16")

@@ -84,7 +84,7 @@ class RunTracker:
     def record(self, honed: PolicyOn, env_steps: int, updates: int) -> EvalResult:
         """Evaluate the current policy, log the curve point, refresh the checkpoints."""
         cfg = self.config
-        result = evaluate(honed(self.eval_base), self.task, episodes=cfg.eval_episodes, seed=cfg.seed)
+        result = evaluate(honed(self.eval_base), self.task, cfg.eval_episodes, cfg.seed, workers=cfg.eval_workers)
         point = CurvePoint(env_steps, result.success_rate, result.interval, round(self.elapsed(), 2), updates)
         self.curve.append(point)
         self.log(kind="eval", env_steps=env_steps, success=point.success, ci95_low=point.ci95[0],
@@ -103,8 +103,9 @@ class RunTracker:
         """Base and honed policy on the same `final_eval_episodes` evaluation seeds."""
         cfg = self.config
         self.say(f"final evaluation on {cfg.final_eval_episodes} episodes (same seeds for base and honed) ...")
-        base_eval = evaluate(self.eval_base, self.task, episodes=cfg.final_eval_episodes, seed=cfg.seed)
-        honed_eval = evaluate(honed(self.eval_base), self.task, episodes=cfg.final_eval_episodes, seed=cfg.seed)
+        episodes, seed, workers = cfg.final_eval_episodes, cfg.seed, cfg.eval_workers
+        base_eval = evaluate(self.eval_base, self.task, episodes, seed, workers=workers)
+        honed_eval = evaluate(honed(self.eval_base), self.task, episodes, seed, workers=workers)
         if self.run is not None:
             base_eval.save(self.run.eval_dir / "final_base.json")
             honed_eval.save(self.run.eval_dir / "final_honed.json")
