@@ -41,6 +41,30 @@ def phase(frames: list[str]) -> str:
     return "setup (imports, demos, warm-up)"
 
 
+def py_spy() -> str:
+    """The py-spy executable (installed with ``honing[bench]``), or exit saying how to get it."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("py-spy is not installed: pip install 'honing[bench]'")
+    return spy
+
+
+def sampled_stacks(script: str, rate: int = 200, idle: bool = False) -> list[tuple[list[str], int]]:
+    """py-spy's samples of ``python -c script``: (qualified function names, outermost first; count).
+
+    With `idle`, samples of threads waiting (on a pipe, a lock) count too: the wall-clock view.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.txt"
+        command = [py_spy(), "record", "-o", str(raw), "-f", "raw", "-r", str(rate), *(["--idle"] if idle else [])]
+        subprocess.run([*command, "--", sys.executable, "-c", script], check=True)
+        stacks = []
+        for line in raw.read_text().splitlines():
+            stack, samples = line.rsplit(" ", 1)
+            stacks.append(([frame.split(" (")[0] for frame in stack.split(";")], int(samples)))
+    return stacks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="profiled env steps after the warm-up")
@@ -53,20 +77,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     out = Path(args.out or RESULTS / "profiles" / f"loop-residual-td3-{args.threads}thread.txt")
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(spy).exists():
-        raise SystemExit("py-spy is not installed: pip install 'honing[bench]'")
     script = (f"import torch; torch.set_num_threads({args.threads}); "
               "from benchmarks.learner_throughput import honing_steps_per_s; "
               f"print(honing_steps_per_s('residual-td3', 1, {args.steps}, {args.warmup}))")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.txt"
-        subprocess.run([spy, "record", "-o", str(raw), "-f", "raw", "-r", "200", "--", sys.executable, "-c", script],
-                       check=True)  # fmt: skip
-        counts: collections.Counter[str] = collections.Counter()
-        for line in raw.read_text().splitlines():
-            stack, samples = line.rsplit(" ", 1)
-            counts[phase([f.split(" (")[0].split(".")[-1] for f in stack.split(";")])] += int(samples)
+    counts: collections.Counter[str] = collections.Counter()
+    for frames, samples in sampled_stacks(script):
+        counts[phase([frame.split(".")[-1] for frame in frames])] += samples
     loop = sum(n for name, n in counts.items() if not name.startswith("setup"))
     rows = [f"# residual-td3 loop on metaworld/pick-place, UTD 1, {args.threads} thread(s), {args.steps} steps after "
             f"{args.warmup} warm-up steps (py-spy, 200 Hz)", f"# {command_line()}", f"# {machine()}", "",

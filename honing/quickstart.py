@@ -92,7 +92,7 @@ def run_quickstart(
 
     start = time.time()
     say(f"[3/{stages}] evaluating on {config.eval_episodes} fixed-seed episodes ...")
-    evaluation = evaluate(bc.policy, config.task, episodes=config.eval_episodes, seed=config.seed)
+    evaluation = evaluate(bc.policy, config.task, config.eval_episodes, config.seed, workers=0)  # one per core
     timings["eval_s"] = time.time() - start
     eval_file = evaluation.save(out / "bc" / "eval" / "final.json")
     say(f"      BC policy: {evaluation.describe()}")

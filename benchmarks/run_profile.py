@@ -1,0 +1,68 @@
+"""Where a whole fine-tuning run's wall-clock goes: py-spy samples by phase, evaluation included.
+
+``benchmarks.loop_profile`` looks inside the training loop; this looks at a run as
+``benchmarks.finetune_metaworld`` makes it (residual-td3 on metaworld/pick-place, seed 0, the BC base
+built if missing): the periodic and final evaluations, the updates, the env side, compilation,
+snapshots and checkpoints. Waiting threads are sampled too (``py-spy --idle``), so the shares are
+of the wall-clock. It is the profile that showed evaluation taking a large share of a run while the
+second core idled (``honing.eval.workers``).
+
+    python -m benchmarks.run_profile --steps 20000 --set precision=bfloat16 --set compile=true --set eval_workers=1
+
+Writes ``benchmarks/results/profiles/run-residual-td3-<N>thread.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+from pathlib import Path
+
+from benchmarks.common import RESULTS, command_line, machine
+from benchmarks.loop_profile import sampled_stacks
+from honing.runs.atomic import atomic_write_text
+
+PHASES = (  # the first that a sample's stack holds names its phase (compilation happens inside an update)
+    ("evaluate", "evaluation (periodic and final)"), ("_compile", "compilation"), ("save_snapshot", "snapshots"),
+    ("save_policy", "checkpoints"), ("OffPolicyRun.learn", "updates"), ("Collector.next", "env side: acting"),
+    ("OffPolicyRun.ingest", "env side: n-step + replay add"),
+)  # fmt: skip
+
+
+def phase(frames: list[str]) -> str | None:
+    """The phase of one sample (None: outside the fine-tuning call)."""
+    if not any(frame.endswith("finetune") for frame in frames):
+        return None
+    return next((label for name, label in PHASES if any(frame.endswith(name) for frame in frames)), "other")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20_000, help="env steps of the run (default 20000)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="residual-td3 config field")
+    parser.add_argument("--workdir", default="runs/benchmark", help="where the demos, the base and the run go")
+    parser.add_argument("--out", default=None, help="default: profiles/run-residual-td3-<N>thread.txt in the results")
+    args = parser.parse_args()
+    out = Path(args.out or RESULTS / "profiles" / f"run-residual-td3-{args.threads}thread.txt")
+    script = (f"import argparse, torch; from pathlib import Path; torch.set_num_threads({args.threads}); "
+              "from benchmarks.finetune_metaworld import run_one; "
+              f"run_one('metaworld/pick-place', 'residual-td3', 0, argparse.Namespace(steps={args.steps}, "
+              f"eval_every=5000, eval_episodes=50, set={args.set!r}, base='mlp', tag='profile'), "
+              f"Path({args.workdir!r}))")  # fmt: skip
+    counts: collections.Counter[str] = collections.Counter()
+    for frames, samples in sampled_stacks(script, rate=100, idle=True):
+        if (name := phase(frames)) is not None:
+            counts[name] += samples
+    total = sum(counts.values())
+    rows = [f"# residual-td3 run on metaworld/pick-place, seed 0, {args.steps} env steps, evaluation every 5000 "
+            f"(50 episodes), {args.threads} thread(s), overrides {args.set or 'none'} (py-spy --idle, 100 Hz)",
+            f"# {command_line()}", f"# {machine()}", "", f"{'phase':<40} {'% of the run':>12}"]  # fmt: skip
+    rows += [f"{name:<40} {100 * n / total:>11.1f}%" for name, n in counts.most_common()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
