@@ -98,3 +98,17 @@ def test_throughput_rounds_give_medians_and_round_by_round_ratios() -> None:
     assert round_ratios(run, "honing|utd1", "sb3|utd1") == [2.0, 1.75, 2.0]
     assert round_ratios({"steps_per_s": {}}, "honing|utd1", "sb3|utd1") is None  # JSON from before rounds
     assert spread([2.0, 1.75, 2.0]) == " (round by round 1.75-2.0x)" and spread(None) == ""
+
+
+def test_run_profile_books_each_sample_to_its_phase() -> None:
+    from benchmarks.run_profile import phase
+
+    run = ["<module>", "run_one", "finetune"]
+    assert phase(["<module>", "prepare_base", "train_bc"]) is None  # outside the fine-tuning call
+    assert phase([*run, "OffPolicyRun.train", "RunTracker.record", "evaluate", "fork_map"]) == (
+        "evaluation (periodic and final)"
+    )
+    assert phase([*run, "OffPolicyRun.learn", "RLPD.update", "ConvertFrame.__call__", "_compile"]) == "compilation"
+    assert phase([*run, "OffPolicyRun.advance", "OffPolicyRun.learn", "RLPD.update"]) == "updates"
+    assert phase([*run, "OffPolicyRun.advance", "Collector.next", "SawyerXYZEnv.step"]) == "env side: acting"
+    assert phase([*run, "OffPolicyRun.advance", "OffPolicyRun.log_train"]) == "other"
