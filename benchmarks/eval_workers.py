@@ -2,7 +2,7 @@
 
 A fine-tuning run evaluates every ``eval_every`` env steps, and with one thread the learner leaves
 the second core idle while it does: profiled on a 20k-step residual-td3 run on metaworld/pick-place
-(``benchmarks/results/profiles/run-residual-td3-1thread.txt``), evaluation took 43% of the
+(``benchmarks/results/profiles/run-residual-td3-1thread.txt``), evaluation took 44% of the
 wall-clock. ``evaluate(..., workers=N)`` (``honing.eval.workers``) forks N processes that each
 step a share of the episodes. This times both on the pick-place BC base of
 ``benchmarks.finetune_metaworld`` (seed 0; built if missing), 50 episodes, in alternating rounds,

@@ -22,8 +22,11 @@ from benchmarks.common import RESULTS, command_line, machine
 from benchmarks.loop_profile import sampled_stacks
 from honing.runs.atomic import atomic_write_text
 
+RATE = 100
+"""py-spy samples per second."""
+EVALUATION = "evaluation (periodic and final)"
 PHASES = (  # the first that a sample's stack holds names its phase (compilation happens inside an update)
-    ("evaluate", "evaluation (periodic and final)"), ("_compile", "compilation"), ("save_snapshot", "snapshots"),
+    ("evaluate", EVALUATION), ("_compile", "compilation"), ("save_snapshot", "snapshots"),
     ("save_policy", "checkpoints"), ("OffPolicyRun.learn", "updates"), ("Collector.next", "env side: acting"),
     ("OffPolicyRun.ingest", "env side: n-step + replay add"),
 )  # fmt: skip
@@ -51,14 +54,15 @@ def main() -> None:
               f"eval_every=5000, eval_episodes=50, set={args.set!r}, base='mlp', tag='profile'), "
               f"Path({args.workdir!r}))")  # fmt: skip
     counts: collections.Counter[str] = collections.Counter()
-    for frames, samples in sampled_stacks(script, rate=100, idle=True):
+    for frames, samples in sampled_stacks(script, rate=RATE, idle=True):
         if (name := phase(frames)) is not None:
             counts[name] += samples
     total = sum(counts.values())
     rows = [f"# residual-td3 run on metaworld/pick-place, seed 0, {args.steps} env steps, evaluation every 5000 "
-            f"(50 episodes), {args.threads} thread(s), overrides {args.set or 'none'} (py-spy --idle, 100 Hz)",
+            f"(50 episodes), {args.threads} thread(s), overrides {args.set or 'none'} (py-spy --idle, {RATE} Hz)",
             f"# {command_line()}", f"# {machine()}", "", f"{'phase':<40} {'% of the run':>12}"]  # fmt: skip
     rows += [f"{name:<40} {100 * n / total:>11.1f}%" for name, n in counts.most_common()]
+    rows += ["", f"fine-tuning call: {total / RATE:.0f} s of samples, evaluation {counts[EVALUATION] / RATE:.0f} s"]
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "\n".join(rows) + "\n")
     print("\n".join(rows))

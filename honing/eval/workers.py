@@ -1,7 +1,7 @@
 """Evaluation episodes dealt out to forked worker processes, so an evaluation uses every core.
 
 Why: an evaluation steps the simulator tens of thousands of times while the learner waits, on one
-core (measured: 43% of a 20k-step residual-td3 run on metaworld/pick-place, 1 thread; see
+core (measured: 44% of a 20k-step residual-td3 run on metaworld/pick-place, 1 thread; see
 BENCHMARKS.md, parallel evaluation). An episode depends only on its seed and the policy, so the
 seeds are split between workers and the results put back in seed order. The children are forked:
 they inherit the policy and the task as they are, and only the episode results travel back.
