@@ -65,6 +65,17 @@ def sampled_stacks(script: str, rate: int = 200, idle: bool = False) -> list[tup
     return stacks
 
 
+def write_phase_table(out: Path, title: str, counts: collections.Counter[str], column: str, footer: str) -> None:
+    """A profile file (and the same on stdout): what ran and where, then each phase's share, largest first."""
+    total = counts.total()
+    rows = [f"# {title}", f"# {command_line()}", f"# {machine()}", "", f"{'phase':<40} {column:>12}"]
+    rows += [f"{name:<40} {100 * n / total:>11.1f}%" for name, n in counts.most_common()]
+    rows += ["", footer]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="profiled env steps after the warm-up")
@@ -83,18 +94,12 @@ def main() -> None:
     counts: collections.Counter[str] = collections.Counter()
     for frames, samples in sampled_stacks(script):
         counts[phase([frame.split(".")[-1] for frame in frames])] += samples
-    loop = sum(n for name, n in counts.items() if not name.startswith("setup"))
-    rows = [f"# residual-td3 loop on metaworld/pick-place, UTD 1, {args.threads} thread(s), {args.steps} steps after "
-            f"{args.warmup} warm-up steps (py-spy, 200 Hz)", f"# {command_line()}", f"# {machine()}", "",
-            f"{'phase':<40} {'% of loop':>9}"]  # fmt: skip
-    for name, n in counts.most_common():
-        if not name.startswith("setup"):
-            rows.append(f"{name:<40} {100 * n / loop:>8.1f}%")
-    side = sum(n for name, n in counts.items() if name.startswith("env side"))
-    rows += ["", f"env side in all: {100 * side / loop:.1f}% of the loop (includes the warm-up steps' env work)"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "\n".join(rows) + "\n")
-    print("\n".join(rows))
+    loop = collections.Counter({name: n for name, n in counts.items() if not name.startswith("setup")})
+    side = sum(n for name, n in loop.items() if name.startswith("env side"))
+    write_phase_table(out, f"residual-td3 loop on metaworld/pick-place, UTD 1, {args.threads} thread(s), {args.steps} "
+                      f"steps after {args.warmup} warm-up steps (py-spy, 200 Hz)", loop, "% of loop",
+                      f"env side in all: {100 * side / loop.total():.1f}% of the loop (includes the warm-up steps' "
+                      "env work)")  # fmt: skip
 
 
 if __name__ == "__main__":

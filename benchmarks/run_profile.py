@@ -18,9 +18,8 @@ import argparse
 import collections
 from pathlib import Path
 
-from benchmarks.common import RESULTS, command_line, machine
-from benchmarks.loop_profile import sampled_stacks
-from honing.runs.atomic import atomic_write_text
+from benchmarks.common import RESULTS
+from benchmarks.loop_profile import sampled_stacks, write_phase_table
 
 RATE = 100
 """py-spy samples per second."""
@@ -57,15 +56,11 @@ def main() -> None:
     for frames, samples in sampled_stacks(script, rate=RATE, idle=True):
         if (name := phase(frames)) is not None:
             counts[name] += samples
-    total = sum(counts.values())
-    rows = [f"# residual-td3 run on metaworld/pick-place, seed 0, {args.steps} env steps, evaluation every 5000 "
-            f"(50 episodes), {args.threads} thread(s), overrides {args.set or 'none'} (py-spy --idle, {RATE} Hz)",
-            f"# {command_line()}", f"# {machine()}", "", f"{'phase':<40} {'% of the run':>12}"]  # fmt: skip
-    rows += [f"{name:<40} {100 * n / total:>11.1f}%" for name, n in counts.most_common()]
-    rows += ["", f"fine-tuning call: {total / RATE:.0f} s of samples, evaluation {counts[EVALUATION] / RATE:.0f} s"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "\n".join(rows) + "\n")
-    print("\n".join(rows))
+    write_phase_table(out, f"residual-td3 run on metaworld/pick-place, seed 0, {args.steps} env steps, evaluation "
+                      f"every 5000 (50 episodes), {args.threads} thread(s), overrides {args.set or 'none'} (py-spy "
+                      f"--idle, {RATE} Hz)", counts, "% of the run",
+                      f"fine-tuning call: {counts.total() / RATE:.0f} s of samples, evaluation "
+                      f"{counts[EVALUATION] / RATE:.0f} s")  # fmt: skip
 
 
 if __name__ == "__main__":
