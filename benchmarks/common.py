@@ -37,13 +37,17 @@ def machine() -> str:
     """CPU model and vector ISA, core count, memory, Python and torch versions: what a number was measured on.
 
     The ISA is part of the name because one CPU model name covers VMs with and without AVX-512
-    (bfloat16 matmuls differ by an order of magnitude between them).
+    (bfloat16 matmuls differ by an order of magnitude between them), and so are the family and
+    model numbers: VMs report "AMD EPYC" for both Zen 4 (family 25) and Zen 5 (family 26), whose
+    bfloat16 peaks differ by ~2x at equal core count.
     """
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
         first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]  # one processor's block
         fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
         cpu = fields.get("model name") or cpu
+        if "cpu family" in fields and "model" in fields:
+            cpu = f"{cpu}, family {fields['cpu family']} model {fields['model']}"
         flags = set(fields.get("flags", "").split())
     except OSError:
         pass
