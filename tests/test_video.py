@@ -69,3 +69,17 @@ def test_no_gl_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MUJOCO_GL", "no-such-backend")
     with pytest.raises(HoningError, match=r"MUJOCO_GL=no-such-backend failed\); install .*libosmesa6"):
         select_gl_backend()
+
+
+@pytest.mark.parametrize(("size", "shadow"), [(96, 512), (480, 1024), (None, 1024)])
+def test_the_shadow_map_follows_the_frame_size(size: int | None, shadow: int) -> None:
+    from honing.eval.video import size_frames
+    from honing.tasks import get_task
+
+    env = get_task("metaworld/pick-place").make_env(sparse=True, render_mode="rgb_array")  # no GL until a frame
+    try:
+        assert env.unwrapped.model.vis.quality.shadowsize == 4096  # Meta-World's own
+        size_frames(env, size)
+        assert env.unwrapped.model.vis.quality.shadowsize == shadow  # None: the env's 480-pixel frames
+    finally:
+        env.close()
