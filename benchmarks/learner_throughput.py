@@ -192,11 +192,11 @@ def demo_episodes() -> list[Any]:
     return collect_demos(TASK, 5, noise=0.3, seed=0).episodes
 
 
-def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str = "eager",
-                       async_actor: bool = False, max_policy_lag: int = 2) -> float:  # fmt: skip
-    """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
-    (2x256, 2 heads, batch 256; the untimed steps absorb compilation). With `async_actor`, the env
-    runs in an actor process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode)."""
+def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "eager", async_actor: bool = False,
+                  max_policy_lag: int = 2) -> tuple[OffPolicyRun, ActorProcess | None]:  # fmt: skip
+    """honing's off-policy loop on the task, ready for :func:`advance` (2x256, 2 heads, batch 256;
+    `steps` env steps in all, updates after `warmup`). With `async_actor`, the env runs in an actor
+    process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode); close it after."""
     task = get_task(TASK)
     obs_dim, act_dim = task.spaces()
     episodes = demo_episodes()
@@ -204,7 +204,7 @@ def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str
     base = BCPolicy(build_bc_network(PolicyConfig(), obs_dim, act_dim, normalizer))  # a BC base's cost, untrained
     agent_cls, config_cls = LEARNERS[method]
     compile, precision = MODES[mode]
-    config = config_cls(utd=utd, learning_starts=warmup, steps=warmup + 50 + steps, batch_size=BATCH, compile=compile,
+    config = config_cls(utd=utd, learning_starts=warmup, steps=steps, batch_size=BATCH, compile=compile,
                         precision=precision, async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
     if method == "residual-td3":
         config.critic_warmup = 0
@@ -215,16 +215,29 @@ def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str
     actor = ActorProcess(loop.collector, None, agent, config) if async_actor else None
     if actor is None:
         loop.collector.new_episode()
+    return loop, actor
+
+
+def advance(loop: OffPolicyRun, actor: ActorProcess | None) -> None:
+    """One env step of the loop: take the transition, store it, and update once past the warm-up."""
+    loop.step += 1
+    loop.ingest(actor.receive()[0] if actor else loop.collector.next())
+    if loop.step > loop.config.learning_starts:
+        loop.learn()
+        if actor:
+            actor.step_done()
+
+
+def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str = "eager",
+                       async_actor: bool = False, max_policy_lag: int = 2) -> float:  # fmt: skip
+    """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
+    (the untimed steps absorb compilation); see :func:`training_loop`."""
+    loop, actor = training_loop(method, utd, warmup + 50 + steps, warmup, mode, async_actor, max_policy_lag)
     start = 0.0
     try:
-        while loop.step < config.steps:
-            loop.step += 1
-            loop.ingest(actor.receive()[0] if actor else loop.collector.next())
-            if loop.step > config.learning_starts:
-                loop.learn()
-                if actor:
-                    actor.step_done()
-            if loop.step == config.learning_starts + 50:
+        while loop.step < loop.config.steps:
+            advance(loop, actor)
+            if loop.step == warmup + 50:
                 start = time.perf_counter()
     finally:
         if actor:

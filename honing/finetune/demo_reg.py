@@ -92,14 +92,9 @@ class DemoReg(TD3Learner):
         progress = min(max(self.actor_updates - cfg.reg_decay_start, 0) / cfg.reg_decay_updates, 1.0)
         return cfg.reg_weight + progress * (cfg.reg_weight_final - cfg.reg_weight)
 
-    @torch.no_grad()
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
         """Actor (base during the critic warm-up) plus Gaussian exploration noise, clipped."""
-        if self.acting:
-            obs_t = torch.as_tensor(obs[None], dtype=torch.float32, device=self.device)
-            action = self.actor(self.actor.normalize_obs(obs_t))[0].cpu().numpy()
-        else:
-            action = base_action
+        action = self.actor.act_one(obs) if self.acting else base_action
         noise = self.config.explore_noise * self.noise_rng.standard_normal(action.shape)
         return np.clip(action + noise, -1.0, 1.0).astype(np.float32)
 

@@ -67,8 +67,8 @@ class IBRL(TD3Learner):
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
         """The better of the base action and the noisy RL action, by the current critic."""
         actor = self.networks.actor
+        rl = actor.act_one(obs)
         obs_t = actor.normalize_obs(torch.as_tensor(obs[None], dtype=torch.float32, device=self.device))
-        rl = actor(obs_t)[0].cpu().numpy()
         rl = np.clip(rl + self.config.explore_noise * self.noise_rng.standard_normal(rl.shape), -1.0, 1.0)
         rl_t = torch.as_tensor(rl[None], dtype=torch.float32, device=self.device)
         base_t = torch.as_tensor(base_action[None], dtype=torch.float32, device=self.device)

@@ -58,12 +58,9 @@ class ResidualTD3(TD3Learner):
         """The current deterministic honed policy (shares the actor's weights)."""
         return ResidualPolicy(base, self.actor, self.device)
 
-    @torch.no_grad()
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
         """Executed action for one env step: base + residual + exploration noise, clipped."""
-        obs_t = torch.as_tensor(obs[None], dtype=torch.float32, device=self.device)
-        base_t = torch.as_tensor(base_action[None], dtype=torch.float32, device=self.device)
-        residual = self.actor(self.actor.normalize_obs(obs_t), base_t)[0].cpu().numpy()
+        residual = self.actor.residual_one(obs, base_action)
         noise = self.config.explore_noise * self.noise_rng.standard_normal(residual.shape)
         return np.clip(base_action + residual + noise, -1.0, 1.0).astype(np.float32)
 

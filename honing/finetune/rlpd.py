@@ -96,12 +96,10 @@ class RLPD(FusedUpdate):
         """The deterministic actor (tanh of the mean); the base plays no part."""
         return ActorPolicy(self.actor, self.device)
 
-    @torch.no_grad()
     def explore(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
         """A sample from the stochastic actor."""
-        obs_t = torch.as_tensor(obs[None], dtype=torch.float32, device=self.device)
-        action, _ = self.actor.sample(self.actor.normalize_obs(obs_t), self.generator)
-        return action[0].cpu().numpy().astype(np.float32)
+        eps = torch.randn((1, self.actor.act_dim), generator=self.generator)
+        return self.actor.act_one(obs, eps).astype(np.float32)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One critic update; the actor and α move once per env step (every `utd` critic updates)."""

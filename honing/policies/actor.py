@@ -19,6 +19,7 @@ from torch import nn
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.policies.networks import ObsNormalized, mlp
+from honing.policies.numpy_forward import numpy_forward
 
 
 @dataclass
@@ -56,8 +57,12 @@ class Actor(ObsNormalized):
         if not self.config.gaussian:
             return out, None
         mean, log_std = out.chunk(2, dim=-1)
+        return mean, self._log_std(torch.tanh(log_std))
+
+    def _log_std(self, tanh_raw: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """The log-std head's tanh mapped onto [log_std_min, log_std_max] (torch or NumPy alike)."""
         low, high = self.config.log_std_min, self.config.log_std_max
-        return mean, low + 0.5 * (high - low) * (torch.tanh(log_std) + 1.0)
+        return low + 0.5 * (high - low) * (tanh_raw + 1.0)
 
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """The deterministic action ``tanh(mean)``."""
@@ -78,6 +83,29 @@ class Actor(ObsNormalized):
         log_prob = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         log_prob = log_prob - (2.0 * (math.log(2.0) - pre - nn.functional.softplus(-2.0 * pre))).sum(-1)
         return action, log_prob
+
+    def act_one(self, obs: np.ndarray, eps: torch.Tensor | None = None) -> np.ndarray:
+        """One raw observation's action for acting (never for training): ``tanh(mean + std * eps)``
+        with `eps` (a Gaussian actor's exploration draw, shape (1, act_dim)), ``tanh(mean)`` without.
+
+        In NumPy on the CPU (:mod:`honing.policies.numpy_forward`: several times cheaper per step),
+        through torch elsewhere; the two agree to float32 rounding.
+        """
+        forward = numpy_forward(self)
+        if forward is None:
+            with torch.no_grad():
+                norm_obs = self.normalize_obs(torch.as_tensor(obs[None], dtype=torch.float32,
+                                                              device=self.obs_mean.device))  # fmt: skip
+                if eps is None:
+                    return self(norm_obs)[0].cpu().numpy()
+                return self.sample(norm_obs, eps=eps.to(norm_obs.device))[0][0].cpu().numpy()
+        out = forward.body(forward.normalize_obs(obs))
+        if not self.config.gaussian:
+            return np.tanh(out)
+        mean = out[: self.act_dim]
+        if eps is None:
+            return np.tanh(mean)
+        return np.tanh(mean + np.exp(self._log_std(np.tanh(out[self.act_dim :]))) * eps.numpy()[0])
 
 
 class ActorPolicy:

@@ -18,6 +18,7 @@ from torch import nn
 from honing.data.normalization import Normalizer
 from honing.policies.diffusion import DiffusionNetwork
 from honing.policies.networks import ObsNormalized, mlp
+from honing.policies.numpy_forward import numpy_forward
 from honing.policies.policy_config import PolicyConfig
 
 __all__ = ["BCModel", "BCNetwork", "BCPolicy", "DiffusionNetwork", "PolicyConfig", "build_bc_network"]
@@ -105,7 +106,12 @@ class BCPolicy:
         For a diffusion policy, `noise` (B, H, act_dim) is DDIM's initial noise; None draws it
         (std ``sample_noise``) from the policy's generator.
         """
-        tensor = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        obs = np.asarray(obs, dtype=np.float32)
+        if len(obs) == 1 and isinstance(self.network, BCNetwork) and (forward := numpy_forward(self.network)):
+            # one observation (the fine-tuning loop's base action): NumPy, without torch's per-op cost
+            out = forward.body(forward.normalize_obs(obs)).reshape(1, self.config.horizon, self.act_dim)
+            return np.clip(forward.unnormalize_action(out), -1.0, 1.0)
+        tensor = torch.as_tensor(obs, device=self.device)
         noise_t = None
         if isinstance(self.network, DiffusionNetwork):
             if noise is None:

@@ -20,6 +20,7 @@ from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.policies.base import Policy
 from honing.policies.networks import ObsNormalized, mlp
+from honing.policies.numpy_forward import numpy_forward
 
 
 @dataclass
@@ -55,6 +56,19 @@ class ResidualActor(ObsNormalized):
 
     def forward(self, norm_obs: torch.Tensor, base_action: torch.Tensor) -> torch.Tensor:
         return self.config.action_scale * torch.tanh(self.body(torch.cat([norm_obs, base_action], dim=-1)).float())
+
+    def residual_one(self, obs: np.ndarray, base_action: np.ndarray) -> np.ndarray:
+        """One raw observation's residual for acting (never for training): in NumPy on the CPU
+        (:mod:`honing.policies.numpy_forward`), through torch elsewhere."""
+        forward = numpy_forward(self)
+        if forward is None:
+            device = self.obs_mean.device
+            obs_t = torch.as_tensor(obs[None], dtype=torch.float32, device=device)
+            base_t = torch.as_tensor(base_action[None], dtype=torch.float32, device=device)
+            with torch.no_grad():
+                return self(self.normalize_obs(obs_t), base_t)[0].cpu().numpy()
+        inputs = np.concatenate([forward.normalize_obs(obs), np.asarray(base_action, dtype=np.float32)])
+        return self.config.action_scale * np.tanh(forward.body(inputs))
 
 
 class ResidualPolicy:
