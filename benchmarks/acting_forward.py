@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -40,8 +38,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import BATCH, MODES, TASK, advance, demo_episodes, learner, training_loop
+from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
+from benchmarks.learner_throughput import BATCH, TASK, demo_episodes, learner
+from benchmarks.loop_arms import add_loop_arguments, serve, side_by_side, summarise
 from honing.data.normalization import Normalizer
 from honing.policies import actor as actor_module
 from honing.policies import bc_policy as bc_module
@@ -99,81 +98,22 @@ def acting_us(what: str, calls: int, rounds: int) -> dict[str, float]:
     return {arm: round(statistics.median(values), 1) for arm, values in times.items()}
 
 
-def worker(arm: str, method: str, mode: str, threads: int, warmup: int) -> None:
-    """A loop that waits on stdin: ``N`` runs N env steps and prints the seconds they took."""
-    torch.set_num_threads(threads)
-    with acting(arm):
-        loop, _ = training_loop(method, 1, 10**9, warmup, mode)
-        for _ in range(warmup + 50):  # the warm-up, then compilation
-            advance(loop, None)
-        print("ready", flush=True)
-        for line in sys.stdin:
-            start = time.perf_counter()
-            for _ in range(int(line)):
-                advance(loop, None)
-            print(time.perf_counter() - start, flush=True)
-        loop.collector.close()
-
-
-class Worker:
-    def __init__(self, arm: str, method: str, args: argparse.Namespace) -> None:
-        command = [sys.executable, "-m", "benchmarks.acting_forward", "--worker", arm, method, "--mode", args.mode,
-                   "--threads", str(args.threads), "--warmup", str(args.warmup)]  # fmt: skip
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        line = self.read()
-        if line != "ready":
-            raise RuntimeError(f"{arm} {method} worker did not start: {line!r}")
-
-    def read(self) -> str:
-        assert self.process.stdout is not None
-        return self.process.stdout.readline().strip()
-
-    def steps_per_s(self, steps: int) -> float:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{steps}\n")
-        self.process.stdin.flush()
-        return steps / float(self.read())
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=sorted(MODES), default="bf16-compiled", help="learner mode of the loop")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads of the loop (default 2)")
-    parser.add_argument("--rounds", type=int, default=20, help="rounds through all workers (default 20)")
-    parser.add_argument("--steps", type=int, default=200, help="env steps per worker per round (default 200)")
-    parser.add_argument("--warmup", type=int, default=1000, help="env steps before the updates start")
-    parser.add_argument("--worker", nargs=2, metavar=("ARM", "METHOD"), help=argparse.SUPPRESS)
+    add_loop_arguments(parser)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker, args.mode, args.threads, args.warmup)
+        serve(acting, *args.worker, args)
         return
     torch.set_num_threads(1)
     alone = {what: acting_us(what, 2000, 5) for what in (*METHODS, "bc-base")}
     for what, us in alone.items():
         print(f"acting alone, {what}: torch {us['torch']} us, numpy {us['numpy']} us", flush=True)
-    workers = {(method, arm): Worker(arm, method, args) for method in METHODS for arm in ARMS}
-    rates: dict[str, dict[str, list[float]]] = {m: {arm: [] for arm in ARMS} for m in METHODS}
-    try:
-        for round_ in range(args.rounds):
-            for (method, arm), each in workers.items():
-                rates[method][arm].append(round(each.steps_per_s(args.steps), 1))
-            print(f"round {round_ + 1}: " + ", ".join(f"{m} {a} {r[a][-1]}" for m, r in rates.items() for a in ARMS),
-                  flush=True)  # fmt: skip
-    finally:
-        for each in workers.values():
-            each.close()
+    rates = side_by_side("benchmarks.acting_forward", ARMS, METHODS, args)
     data: dict[str, Any] = {
         "explore_us_alone": alone,
-        "loop_steps_per_s": {m: {arm: statistics.median(r) for arm, r in arms.items()} for m, arms in rates.items()},
+        **summarise(rates, before="torch", after="numpy"),
         "loop_steps_per_s_rounds": rates,
-        "ratio_rounds": {
-            m: [round(n / t, 3) for t, n in zip(r["torch"], r["numpy"], strict=True)] for m, r in rates.items()
-        },
         "mode": args.mode,
         "threads": args.threads,
         "steps_per_round": args.steps,

@@ -130,3 +130,29 @@ def test_gym_env_without_success_flag_is_rejected() -> None:
 def test_unknown_gym_env_id() -> None:
     with pytest.raises(TaskError, match=r"unknown Gymnasium env id 'Pendulum-v9'.*Pendulum-v1"):
         get_task("gym:Pendulum-v9")
+
+
+@pytest.mark.parametrize("task_id", ["metaworld/pick-place", "metaworld/push"])
+def test_metaworld_contact_check_matches_metaworlds_own(task_id: str) -> None:
+    """honing's array-based ``touching_object`` gives Meta-World's dense rewards to the bit, touching or not."""
+    from metaworld.sawyer_xyz_env import SawyerXYZEnv
+
+    task = get_task(task_id)
+    fast, slow = task.make_env(sparse=False), task.make_env(sparse=False)
+    del slow.unwrapped.touching_object  # back to Meta-World's own method
+    assert type(slow.unwrapped).touching_object is SawyerXYZEnv.touching_object
+    expert, rng = task.expert(), np.random.default_rng(0)
+    obs, _ = fast.reset(seed=5)
+    slow.reset(seed=5)
+    touched = []
+    for _ in range(150):
+        action = np.clip(expert(obs) + rng.normal(0.0, 0.1, 4), -1, 1).astype(np.float32)
+        obs, reward, *_, info = fast.step(action)
+        slow_obs, slow_reward, *_, slow_info = slow.step(action)
+        np.testing.assert_array_equal(obs, slow_obs)
+        assert reward == slow_reward and info == slow_info
+        raw = fast.unwrapped
+        touched.append(raw.touching_main_object)  # a property in Meta-World
+        for geom in range(raw.model.ngeom):  # every geom as "the object": pads, fingers, table, walls
+            assert raw.touching_object(geom) == SawyerXYZEnv.touching_object(raw, geom)
+    assert any(touched) and not all(touched)  # both answers were exercised
