@@ -31,9 +31,10 @@ import argparse
 import contextlib
 import statistics
 import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -53,21 +54,13 @@ METHODS = ("rlpd", "residual-td3")
 ARMS = ("torch", "numpy")
 
 
-@contextlib.contextmanager
-def acting(arm: str) -> Iterator[None]:
+def acting(arm: str) -> AbstractContextManager[Any]:
     """Acting as `arm` says: ``numpy`` is honing as it is; ``torch`` refuses the NumPy forward."""
-    if arm == "numpy":
-        yield
-        return
-    modules = (actor_module, residual_module, bc_module)
-    saved = [module.numpy_forward for module in modules]
-    for module in modules:
-        module.numpy_forward = lambda _: None
-    try:
-        yield
-    finally:
-        for module, original in zip(modules, saved, strict=True):
-            module.numpy_forward = original
+    stack = contextlib.ExitStack()
+    if arm == "torch":
+        for module in (actor_module, residual_module, bc_module):
+            stack.enter_context(mock.patch.object(module, "numpy_forward", lambda _: None))
+    return stack
 
 
 def acting_us(what: str, calls: int, rounds: int) -> dict[str, float]:
