@@ -50,8 +50,8 @@ def touching_object(env: Any, object_geom_id: int) -> bool:
 
     Why: Meta-World walks ``data.contact`` in two Python list comprehensions, one wrapper object per
     contact, on every step of every task whose reward asks whether the gripper touches the object;
-    on metaworld/pick-place that was ~40% of an env step (655 -> 382 us a step measured side by side,
-    ``python -m benchmarks.env_step``). The same contacts are selected, and each pad's forces are
+    on metaworld/pick-place and push that was over a third of an env step (706 -> 443 us a step
+    side by side, ``python -m benchmarks.env_step``). The same contacts are selected, and each pad's forces are
     summed in the same order from zero, so the floats and the answer are Meta-World's to the bit
     (tests/test_tasks.py compares rewards along an expert's grasp).
     """
