@@ -5,7 +5,7 @@ Zen 4 VM (rlpd, bfloat16-compiled, UTD 1), the exploration forward took ~0.45 ms
 three times its cost alone: the update just before it has evicted the actor's weights and torch's
 dispatch code from the caches. ``honing.policies.numpy_forward`` runs the acting forward of the
 MLP actors as a few NumPy calls on views of their weights. This measures, on metaworld/pick-place
-with the learners of ``benchmarks.learner_throughput`` (2x256, batch 256, 2 critic heads):
+with the learners of ``benchmarks.learners`` (2x256, batch 256, 2 critic heads):
 
 - one ``explore()`` call, alone, for rlpd (Gaussian actor) and residual-td3 (residual actor on a
   base action), torch and NumPy alternating in one process: microseconds per call;
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import BATCH, TASK, demo_episodes, learner
+from benchmarks.learners import BATCH, TASK, demo_episodes, learner
 from benchmarks.loop_arms import add_loop_arguments, serve, side_by_side, summarise
 from honing.data.normalization import Normalizer
 from honing.policies import actor as actor_module

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import SIZES, TASK, alternated, learner
+from benchmarks.learner_throughput import SIZES, alternated
+from benchmarks.learners import TASK, learner
 from honing.finetune.fused import AdamTensors, adam_, adam_tensors
 from honing.tasks import get_task
 

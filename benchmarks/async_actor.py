@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import MODES, TASK, honing_steps_per_s, median, sb3_steps_per_s
+from benchmarks.learner_throughput import honing_steps_per_s, median, sb3_steps_per_s
+from benchmarks.learners import MODES, TASK
 
 SB3_ALGO = {"residual-td3": "TD3", "rlpd": "SAC"}
 

@@ -58,30 +58,12 @@ from benchmarks.common import (
     save_results,
     update_section,
 )
-from honing.data import collect_demos
-from honing.data.normalization import Normalizer
-from honing.finetune.actor_process import ActorProcess
-from honing.finetune.loop import OffPolicyRun
-from honing.finetune.replay import ReplayBuffer, sample_mixed
-from honing.finetune.residual_td3 import ResidualTD3, ResidualTD3Config
-from honing.finetune.rlpd import RLPD, RLPDConfig
-from honing.policies.bc_policy import BCPolicy, build_bc_network
-from honing.policies.policy_config import PolicyConfig
+from benchmarks.learners import BATCH, LEARNERS, MODES, TASK, advance, learner, synthetic_replay, training_loop
+from honing.finetune.replay import sample_mixed
 from honing.tasks import get_task
 
-TASK = "metaworld/pick-place"
-BATCH = 256
 SIZES = {"2x256": (256, 256), "3x512": (512, 512, 512)}
 ENSEMBLES = (2, 10)
-MODES: dict[str, tuple[bool, str]] = {
-    "eager": (False, "float32"),
-    "compiled": (True, "float32"),
-    "bf16": (False, "bfloat16"),
-    "bf16-compiled": (True, "bfloat16"),
-}
-"""Mode name -> (``compile``, ``precision``)."""
-LEARNERS: dict[str, tuple[type, type]] = {"residual-td3": (ResidualTD3, ResidualTD3Config),
-                                          "rlpd": (RLPD, RLPDConfig)}  # fmt: skip
 
 
 def peak_gflops(seconds: float = 3.0, dtype: torch.dtype = torch.float32) -> float:
@@ -97,30 +79,6 @@ def peak_gflops(seconds: float = 3.0, dtype: torch.dtype = torch.float32) -> flo
             count += 1
         best = max(best, 2 * size**3 * count / (time.perf_counter() - start) / 1e9)
     return round(best, 1)
-
-
-def learner(method: str, hidden: tuple[int, ...], ensemble: int, obs_dim: int, act_dim: int, mode: str) -> Any:
-    agent_cls, config_cls = LEARNERS[method]
-    compile, precision = MODES[mode]
-    config = config_cls(num_critics=ensemble, critic_hidden_dims=hidden, batch_size=BATCH, compile=compile,
-                        precision=precision)  # fmt: skip
-    config.actor.hidden_dims = hidden
-    if method == "residual-td3":
-        config.critic_warmup = 0  # measure the steady state: actor updates every actor_delay critic updates
-    return agent_cls(config, obs_dim, act_dim, Normalizer.identity(obs_dim, act_dim), torch.device("cpu"))
-
-
-def synthetic_replay(obs_dim: int, act_dim: int) -> tuple[ReplayBuffer, ReplayBuffer]:
-    buffers = []
-    for size in (2_000, 50_000):
-        buffer = ReplayBuffer(size, obs_dim, act_dim, torch.device("cpu"))
-        generator = torch.Generator().manual_seed(size)
-        for tensor in buffer.data.values():
-            tensor.copy_(torch.rand(tensor.shape, generator=generator) * 2 - 1)
-        buffer.data["discount"].fill_(0.97)
-        buffer.size = size
-        buffers.append(buffer)
-    return buffers[0], buffers[1]
 
 
 def alternated(steps: dict[str, Callable[[], Any]], seconds: float, rounds: int = 5) -> dict[str, float]:
@@ -186,46 +144,6 @@ def profile_learner(method: str, mode: str, path: Path) -> None:
     path.write_text(f"# {method} {mode}, 2x256, 2 heads, batch {BATCH}, {torch.get_num_threads()} thread(s), "
                     "100 updates\n"
                     f"# {command_line()}\n# {machine()}\n\n{table}\n")  # fmt: skip
-
-
-def demo_episodes() -> list[Any]:
-    return collect_demos(TASK, 5, noise=0.3, seed=0).episodes
-
-
-def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "eager", async_actor: bool = False,
-                  max_policy_lag: int = 2) -> tuple[OffPolicyRun, ActorProcess | None]:  # fmt: skip
-    """honing's off-policy loop on the task, ready for :func:`advance` (2x256, 2 heads, batch 256;
-    `steps` env steps in all, updates after `warmup`). With `async_actor`, the env runs in an actor
-    process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode); close it after."""
-    task = get_task(TASK)
-    obs_dim, act_dim = task.spaces()
-    episodes = demo_episodes()
-    normalizer = Normalizer.from_episodes(episodes)
-    base = BCPolicy(build_bc_network(PolicyConfig(), obs_dim, act_dim, normalizer))  # a BC base's cost, untrained
-    agent_cls, config_cls = LEARNERS[method]
-    compile, precision = MODES[mode]
-    config = config_cls(utd=utd, learning_starts=warmup, steps=steps, batch_size=BATCH, compile=compile,
-                        precision=precision, async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
-    if method == "residual-td3":
-        config.critic_warmup = 0
-    torch.manual_seed(0)
-    torch._dynamo.reset()
-    agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))
-    loop = OffPolicyRun(agent, task, base, episodes, normalizer, config, run=None, say=None)
-    actor = ActorProcess(loop.collector, None, agent, config) if async_actor else None
-    if actor is None:
-        loop.collector.new_episode()
-    return loop, actor
-
-
-def advance(loop: OffPolicyRun, actor: ActorProcess | None) -> None:
-    """One env step of the loop: take the transition, store it, and update once past the warm-up."""
-    loop.step += 1
-    loop.ingest(actor.receive()[0] if actor else loop.collector.next())
-    if loop.step > loop.config.learning_starts:
-        loop.learn()
-        if actor:
-            actor.step_done()
 
 
 def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str = "eager",

@@ -3,7 +3,7 @@
 Why workers: this VM's speed drifts by tens of percent between runs minutes apart (3 rounds of
 fresh-process runs of the same two arms gave ratios from 0.86 to 1.25), and two compiled learners
 in one process share dynamo's cache. So each (method, arm) gets a process of its own, with the loop
-of ``benchmarks.learner_throughput`` warmed up (compiled) and waiting on stdin; the parent lets one
+of ``benchmarks.learners`` warmed up (compiled) and waiting on stdin; the parent lets one
 worker at a time run a few hundred env steps, cycling through all of them for many rounds, so every
 arm sees the same machine state. A benchmark names its arms and gives, for each, a context manager
 that makes honing that version (``arm_context(arm)``) in a module the worker imports.
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import ROOT
-from benchmarks.learner_throughput import MODES, advance, training_loop
+from benchmarks.learners import MODES, advance, training_loop
 
 ArmContext = Callable[[str], AbstractContextManager[Any]]
 

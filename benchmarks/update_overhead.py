@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, command_line, machine, save_results, update_section
-from benchmarks.learner_throughput import BATCH, LEARNERS, TASK, alternated, learner, synthetic_replay
+from benchmarks.learner_throughput import alternated
+from benchmarks.learners import BATCH, LEARNERS, TASK, learner, synthetic_replay
 from honing.finetune.fused import Metrics
 from honing.finetune.replay import sample_mixed
 from honing.tasks import get_task

@@ -62,7 +62,7 @@ def test_compare_counts_overlapping_evaluations_per_seed_and_pooled_and_names_th
 def test_packed_updates_land_where_as_many_single_updates_do(method: str) -> None:
     import torch
 
-    from benchmarks.learner_throughput import BATCH, learner, synthetic_replay
+    from benchmarks.learners import BATCH, learner, synthetic_replay
     from benchmarks.update_overhead import packed
     from honing.finetune.replay import sample_mixed
 
