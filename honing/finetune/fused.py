@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from honing.finetune.common import OffPolicyConfig
+from honing.finetune.direct_call import DirectCompiled
 from honing.finetune.updates import require_compiler, warn_slow_precision
 
 Metrics = dict[str, torch.Tensor]
@@ -138,12 +139,13 @@ class FusedUpdate:
     _precision: tuple[str, torch.dtype] | None = None
 
     def prepare_update(self, config: OffPolicyConfig, device: torch.device) -> None:
-        """Compile ``fused_step`` if `config` asks (static shapes: the batch never changes in a run)."""
+        """Compile ``fused_step`` if `config` asks (static shapes: the batch never changes in a run), for this
+        learner alone, its compiled graphs called without dynamo's guards (``honing.finetune.direct_call``)."""
         require_compiler(config, device)
         warn_slow_precision(config, device)
         self._precision = (device.type, torch.bfloat16) if config.precision == "bfloat16" else None
         self._step: Callable[..., Metrics] = (
-            torch.compile(self._contained_step, dynamic=False) if config.compile else self._contained_step
+            DirectCompiled(self._contained_step) if config.compile else self._contained_step
         )
 
     @contextmanager
