@@ -39,9 +39,9 @@ from unittest import mock
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
-from benchmarks.learners import BATCH, TASK, demo_episodes, learner
-from benchmarks.loop_arms import add_loop_arguments, serve, side_by_side, summarise
+from benchmarks.common import RESULTS, save_results, update_section
+from benchmarks.learners import TASK, demo_episodes, learner
+from benchmarks.loop_arms import add_loop_arguments, caption, results, serve, side_by_side, spread
 from honing.data.normalization import Normalizer
 from honing.policies import actor as actor_module
 from honing.policies import bc_policy as bc_module
@@ -103,17 +103,7 @@ def main() -> None:
     for what, us in alone.items():
         print(f"acting alone, {what}: torch {us['torch']} us, numpy {us['numpy']} us", flush=True)
     rates = side_by_side("benchmarks.acting_forward", ARMS, METHODS, args)
-    data: dict[str, Any] = {
-        "explore_us_alone": alone,
-        **summarise(rates, before="torch", after="numpy"),
-        "loop_steps_per_s_rounds": rates,
-        "mode": args.mode,
-        "threads": args.threads,
-        "steps_per_round": args.steps,
-        "batch": BATCH,
-        "command": command_line(),
-        "machine": machine(),
-    }
+    data: dict[str, Any] = {"explore_us_alone": alone, **results(rates, args, before="torch", after="numpy")}
     save_results(RESULTS / "acting_forward.json", data)
     update_section("acting-forward", report(data))
 
@@ -122,19 +112,13 @@ def report(data: dict[str, Any]) -> str:
     rows = []
     for method in METHODS:
         alone, loop = data["explore_us_alone"][method], data["loop_steps_per_s"][method]
-        ratios = sorted(data["ratio_rounds"][method])
-        quarter = len(ratios) // 4
-        spread = f"{statistics.median(ratios):.2f}x ({ratios[quarter]:.2f}-{ratios[-1 - quarter]:.2f}x)"
         rows.append(f"| {method} | {alone['torch']:.0f} | {alone['numpy']:.0f} | {loop['torch']:.1f} | "
                     f"{loop['numpy']:.1f} | {loop['numpy'] / loop['torch']:.2f}x | "
-                    f"{spread} |")  # fmt: skip
+                    f"{spread(data['ratio_rounds'][method])} |")  # fmt: skip
     return "\n".join([
         "### Acting in NumPy",
         "",
-        f"metaworld/pick-place, 2x256 networks, batch {data['batch']}, 2 critic heads; the loop at UTD 1, "
-        f"{data['mode']}, {data['threads']} thread(s): one warmed-up loop per arm, taking turns for "
-        f"{len(data['ratio_rounds'][METHODS[0]])} rounds of {data['steps_per_round']} env steps (medians; the "
-        "ratio by round: its median and interquartile range).",
+        caption(data),
         "",
         "| method | explore() alone, torch (us) | explore() alone, NumPy (us) | loop env steps/s, torch acting "
         "| loop env steps/s, NumPy acting | ratio of medians | ratio by round |",

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 from contextlib import AbstractContextManager
 from typing import Any
 from unittest import mock
 
 import torch
 
-from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
-from benchmarks.learners import BATCH
-from benchmarks.loop_arms import add_loop_arguments, serve, side_by_side, summarise
+from benchmarks.common import RESULTS, save_results, update_section
+from benchmarks.loop_arms import add_loop_arguments, caption, results, serve, side_by_side, spread
 from honing.finetune import fused
 
 METHODS = ("rlpd", "residual-td3")
@@ -41,19 +39,13 @@ def calling(arm: str) -> AbstractContextManager[Any]:
 
 
 def report(data: dict[str, Any]) -> str:
-    rows = []
-    for method in METHODS:
-        loop, ratios = data["loop_steps_per_s"][method], sorted(data["ratio_rounds"][method])
-        quarter = len(ratios) // 4
-        rows.append(f"| {method} | {loop['dynamo']:.1f} | {loop['direct']:.1f} | {statistics.median(ratios):.2f}x "
-                    f"({ratios[quarter]:.2f}-{ratios[-1 - quarter]:.2f}x) |")  # fmt: skip
+    rows = [f"| {method} | {data['loop_steps_per_s'][method]['dynamo']:.1f} | "
+            f"{data['loop_steps_per_s'][method]['direct']:.1f} | {spread(data['ratio_rounds'][method])} |"
+            for method in METHODS]  # fmt: skip
     return "\n".join([
         "### The compiled update called directly",
         "",
-        f"metaworld/pick-place, 2x256 networks, batch {data['batch']}, 2 critic heads; the loop at UTD 1, "
-        f"{data['mode']}, {data['threads']} thread(s): one warmed-up loop per arm, taking turns for "
-        f"{len(data['ratio_rounds'][METHODS[0]])} rounds of {data['steps_per_round']} env steps (medians; the "
-        "ratio by round: its median and interquartile range).",
+        caption(data),
         "",
         "| method | loop env steps/s, through dynamo | loop env steps/s, called directly | direct / dynamo by round |",
         "|---|---|---|---|",
@@ -73,16 +65,7 @@ def main() -> None:
         serve(calling, *args.worker, args)
         return
     rates = side_by_side("benchmarks.direct_call", ARMS, METHODS, args)
-    data: dict[str, Any] = {
-        **summarise(rates, before="dynamo", after="direct"),
-        "loop_steps_per_s_rounds": rates,
-        "mode": args.mode,
-        "threads": args.threads,
-        "steps_per_round": args.steps,
-        "batch": BATCH,
-        "command": command_line(),
-        "machine": machine(),
-    }
+    data = results(rates, args, before="dynamo", after="direct")
     save_results(RESULTS / "direct_call.json", data)
     body = report(data)
     update_section("direct-call", body)

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import ROOT
-from benchmarks.learners import MODES, advance, training_loop
+from benchmarks.common import ROOT, command_line, machine
+from benchmarks.learners import BATCH, MODES, advance, training_loop
 
 ArmContext = Callable[[str], AbstractContextManager[Any]]
 
@@ -112,3 +112,26 @@ def summarise(rates: dict[str, dict[str, list[float]]], before: str, after: str)
         iqr = [ordered[quarter], ordered[-1 - quarter]]
         out["ratio"][method] = {"median": round(statistics.median(ratios), 3), "iqr": iqr}
     return out
+
+
+def results(rates: dict[str, dict[str, list[float]]], args: argparse.Namespace, before: str, after: str
+            ) -> dict[str, Any]:  # fmt: skip
+    """What a side-by-side run writes: :func:`summarise`'s figures, every round's rates, and how it ran."""
+    return {**summarise(rates, before, after), "loop_steps_per_s_rounds": rates, "mode": args.mode,
+            "threads": args.threads, "steps_per_round": args.steps, "batch": BATCH, "command": command_line(),
+            "machine": machine()}  # fmt: skip
+
+
+def caption(data: dict[str, Any]) -> str:
+    """The sentence under a side-by-side table's heading: the loop's setting and how it was timed."""
+    rounds = len(next(iter(data["ratio_rounds"].values())))
+    return (f"metaworld/pick-place, 2x256 networks, batch {data['batch']}, 2 critic heads; the loop at UTD 1, "
+            f"{data['mode']}, {data['threads']} thread(s): one warmed-up loop per arm, taking turns for {rounds} "
+            f"rounds of {data['steps_per_round']} env steps (medians; the ratio by round: its median and "
+            "interquartile range).")  # fmt: skip
+
+
+def spread(ratios: list[float]) -> str:
+    """A ratio by round as its median and interquartile range."""
+    ordered, quarter = sorted(ratios), len(ratios) // 4
+    return f"{statistics.median(ordered):.2f}x ({ordered[quarter]:.2f}-{ordered[-1 - quarter]:.2f}x)"

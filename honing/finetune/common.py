@@ -93,8 +93,9 @@ class OffPolicyConfig(FinetuneConfig):
     compile: bool = False
     """Compile the whole update with ``torch.compile`` (inductor): residual-td3, ibrl, demo-reg and
     rlpd write it as one function of tensors (``honing.finetune.fused``: target, critic and actor
-    steps, temperature, Polyak averaging and Adam), so it becomes one graph of fused kernels; dsrl
-    compiles its networks one by one. Same maths, rounded differently from eager; the first
+    steps, temperature, Polyak averaging and Adam), so it becomes one graph of fused kernels, called
+    without dynamo's per-call guard check once its first call is verified (``honing.finetune.direct_call``);
+    dsrl compiles its networks one by one. Same maths, rounded differently from eager; the first
     updates pay the compilation (20-40 s on CPU, needs a C++ compiler there). Measured on 2 CPU
     cores (BENCHMARKS.md, learner throughput): 1.2-1.6x the updates/s of eager at 2x256 with 2
     critic heads; worth it for any run longer than a few thousand updates."""
