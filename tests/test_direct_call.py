@@ -38,8 +38,10 @@ def optimiser_tensors(agent: ResidualTD3 | RLPD) -> list[torch.Tensor]:
     return [t for name in agent.snapshot_optimizers for s in getattr(agent, name).state.values() for t in s.values()]
 
 
-@pytest.mark.parametrize("method", ["residual-td3", "rlpd"])
-def test_direct_calls_follow_torch_compile_through_restores_and_new_shapes(method: str) -> None:
+@pytest.mark.parametrize(("method", "reshaped"), [("residual-td3", False), ("rlpd", True)])
+def test_direct_calls_follow_torch_compile_through_restores_and_new_shapes(method: str, reshaped: bool) -> None:
+    """residual-td3 has two graphs (critic only, critic and actor); rlpd, one, also met with smaller batches
+    (each new shape costs both learners a compilation)."""
     direct, plain = learner(method, compile=True), learner(method, compile=True)
     assert isinstance(direct._step, DirectCompiled)
     plain._step = torch.compile(plain._contained_step, dynamic=False)  # dynamo (and its guards) on every call
@@ -69,12 +71,13 @@ def test_direct_calls_follow_torch_compile_through_restores_and_new_shapes(metho
     for batch in stream[6:9]:  # the restored tensors, read without dynamo
         both(batch)
     assert through_dynamo == first_calls
-    for batch in stream[9:11]:  # half the rows: the graphs no longer fit, dynamo compiles new ones
-        both({name: value[:16] for name, value in batch.items()})
-    assert through_dynamo > first_calls
+    if reshaped:
+        for batch in stream[9:11]:  # half the rows: the graph no longer fits, dynamo compiles a new one
+            both({name: value[:16] for name, value in batch.items()})
+        assert through_dynamo > first_calls
     for batch in stream[11:]:
         both(batch)
-    assert direct.critic_updates == plain.critic_updates == 14
+    assert direct.critic_updates == plain.critic_updates == (14 if reshaped else 12)
     for ours, theirs in zip(parameters(direct), parameters(plain), strict=True):
         assert torch.equal(ours, theirs)
     for ours, theirs in zip(optimiser_tensors(direct), optimiser_tensors(plain), strict=True):
