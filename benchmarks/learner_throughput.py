@@ -407,8 +407,9 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))
         + f"\n\n- {data['headline_threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
-        f"**{data['ratio_vs_sb3']}x**{spread(data.get('ratio_vs_sb3_rounds'))} (eager float32 "
-        f"{data['ratio_vs_sb3_eager']}x); residual-td3 ({td3}) / SB3 TD3 {data['ratio_residual_td3_vs_sb3_td3']}x"
+        f"**{data['ratio_vs_sb3']}x**{spread(data.get('ratio_vs_sb3_rounds'))}"
+        + (f" (eager float32 {data['ratio_vs_sb3_eager']}x)" if data.get("ratio_vs_sb3_eager") else "")
+        + f"; residual-td3 ({td3}) / SB3 TD3 {data['ratio_residual_td3_vs_sb3_td3']}x"
         f"{spread(data.get('ratio_residual_td3_vs_sb3_td3_rounds'))}\n"
         f"- UTD 4: residual-td3 ({data['residual_td3_mode_utd4']}) / SB3 TD3 "
         f"{data['ratio_residual_td3_vs_sb3_td3_utd4']}x (the same work: both move the actor every 2nd critic "
