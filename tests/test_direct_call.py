@@ -84,6 +84,36 @@ def test_direct_calls_follow_torch_compile_through_restores_and_new_shapes(metho
         assert torch.equal(ours, theirs)
 
 
+class Accumulator:
+    """A stand-in learner: its step changes a tensor of its own in place and reports on it."""
+
+    def __init__(self) -> None:
+        self.total = torch.zeros(4)
+
+    def step(self, batch: dict[str, torch.Tensor], echo: bool) -> dict[str, torch.Tensor]:
+        self.total.add_(batch["x"] * 2)
+        metrics = {"sum": self.total.sum(), "max": batch["x"].max()}
+        if echo:  # an input returned as is: not one of the graph's outputs, so this graph cannot be verified
+            metrics["x"] = batch["x"]
+        return metrics
+
+
+def test_an_unverifiable_graph_and_a_changed_input_stay_with_dynamo() -> None:
+    accumulator, reference = Accumulator(), Accumulator()
+    direct = DirectCompiled(accumulator.step)
+    xs = [torch.arange(4, dtype=torch.float32) * (i + 1) for i in range(9)]
+    for i, x in enumerate(xs):
+        echo = i >= 6
+        batch = {"x": x.double() if i == 3 else x}  # one call in another dtype: the graph's check refuses it
+        got, expected = direct(batch, echo), reference.step(batch, echo)
+        assert list(got) == list(expected)
+        for name in expected:
+            assert torch.equal(got[name], expected[name]), (i, name)
+        assert torch.equal(accumulator.total, reference.total), i
+    assert set(direct._graphs) == {structure(({"x": xs[0]}, False))}
+    assert direct._unverified == {structure(({"x": xs[0]}, True))}
+
+
 def test_the_call_structure_picks_the_graph() -> None:
     tensor = torch.zeros(2)
     critic_only = structure(({"obs": tensor}, {"heads": tensor}, None, (tensor,), None))

@@ -25,6 +25,7 @@ dynamo as before.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,27 +54,42 @@ class DirectCompiled:
     """
 
     def __init__(self, step: Callable[..., Metrics]) -> None:
-        self._step = step
+        self._owner = step.__self__  # type: ignore[attr-defined]  # dynamo's L['self']
+        parameters = inspect.signature(step).parameters.values()
+        self._named = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self._rest = next((p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None)
         self._dynamo = torch.compile(step, dynamic=False, backend=self._compile)
         self._graphs: dict[tuple[Any, ...], Graph] = {}
+        self._unverified: set[tuple[Any, ...]] = set()  # structures whose graph failed verification: dynamo
         self._first: dict[str, Any] = {}
 
     def __call__(self, *args: Any) -> Metrics:
         key = structure(args)
         graph = self._graphs.get(key)
         if graph is not None:
-            inputs = graph.gather({"self": self._step.__self__, "args": args})  # type: ignore[attr-defined]
+            inputs = graph.gather(self._locals(args))
             if signature(inputs) == graph.signature:
                 return dict(zip(graph.names, graph.run(*inputs), strict=True))
             del self._graphs[key]  # something changed under it: dynamo decides (and recompiles if it must)
+        if key in self._unverified:
+            return self._dynamo(*args)
         self._first.clear()
         metrics = self._dynamo(*args)
         if self._first.get("outputs") is not None:
             graph = self._verified(args, metrics)
             if graph is not None:
                 self._graphs[key] = graph
+            else:
+                self._unverified.add(key)
         self._first.clear()  # no references to this call's tensors beyond it
         return metrics
+
+    def _locals(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        """The step's frame as dynamo's sources name it (``L['self']``, ``L['batch']``, ``L['args']``)."""
+        frame = {"self": self._owner, **dict(zip(self._named, args, strict=False))}
+        if self._rest is not None:
+            frame[self._rest] = args[len(self._named) :]
+        return frame
 
     def _compile(self, gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]) -> Callable[..., Any]:
         """The inductor backend, keeping what the first call of the graph needs to be verified."""
@@ -96,7 +112,7 @@ class DirectCompiled:
         first = self._first
         try:
             gather = eval("lambda L: (" + "".join(f"{name}, " for name in first["sources"]) + ")", {})
-            inputs = gather({"self": self._step.__self__, "args": args})  # type: ignore[attr-defined]
+            inputs = gather(self._locals(args))
         except Exception:  # a source this module cannot read back: stay with dynamo
             return None
         same_inputs = len(inputs) == len(first["inputs"]) and all(
