@@ -112,3 +112,45 @@ def test_run_profile_books_each_sample_to_its_phase() -> None:
     assert phase([*run, "OffPolicyRun.advance", "OffPolicyRun.learn", "RLPD.update"]) == "updates"
     assert phase([*run, "OffPolicyRun.advance", "Collector.next", "SawyerXYZEnv.step"]) == "env side: acting"
     assert phase([*run, "OffPolicyRun.advance", "OffPolicyRun.log_train"]) == "other"
+
+
+def test_idle_caches_reads_a_warm_step_and_the_ratio_round_by_round() -> None:
+    from benchmarks.idle_caches import Phases, ratios, timing
+
+    class Scripted(Phases):
+        """Phase times given per round (seconds): in the loop, alone, and the loop's seconds per step."""
+
+        names = ("act", "learn")
+
+        def __init__(self, name: str, script: list[tuple[dict[str, float], dict[str, float], float]]) -> None:
+            super().__init__(name)
+            self.script = iter(script)
+
+        def run(self, steps: int, inside: dict[str, list[float]], alone: dict[str, list[float]]) -> float:
+            cold, warm, step = next(self.script)
+            for phase in self.names:
+                inside[phase] += [cold[phase]] * steps
+                alone[phase] += [warm[phase]] * steps
+            return step
+
+    honing = Scripted("honing", [({"act": 2e-3, "learn": 5e-3}, {"act": 1e-3, "learn": 5e-3}, 8e-3),
+                                 ({"act": 2e-3, "learn": 4e-3}, {"act": 1e-3, "learn": 4e-3}, 7e-3)])  # fmt: skip
+    sb3 = Scripted("sb3", [({"act": 2e-3, "learn": 14e-3}, {"act": 1e-3, "learn": 14e-3}, 16e-3)] * 2)
+    for _ in range(2):
+        for loop in (honing, sb3):
+            loop.measure(3)
+    loops = [honing.result(), sb3.result()]
+    # a warm step: the loop's step with each timed phase at its cost alone, the untimed 1 ms kept
+    assert [r["warm"] for r in loops[0]["rounds"]] == pytest.approx([7.0, 6.0])
+    assert loops[0]["warm_ms_per_step"] == pytest.approx(6.5) and loops[0]["inside_ms"]["act"] == pytest.approx(2.0)
+    assert ratios(loops, "step") == pytest.approx([2.0, 16 / 7])
+    assert ratios(loops, "warm") == pytest.approx([15 / 7, 2.5])
+
+    class Thing:
+        def work(self, x: int) -> int:
+            return 2 * x
+
+    thing, seconds = Thing(), []
+    with timing(thing, "work", seconds):
+        assert thing.work(3) == 6
+    assert len(seconds) == 1 and thing.work(4) == 8 and "work" not in vars(thing)  # the method is back
