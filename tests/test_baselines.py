@@ -64,6 +64,27 @@ def test_rlpd_target_is_soft_and_stops_only_at_termination() -> None:
     assert target[0] == 1.0 and target[1] == 0.0  # terminated: no bootstrap at all
 
 
+@pytest.mark.parametrize("every", [False, True])
+def test_rlpd_moves_its_actor_once_per_env_step_or_with_every_critic_update(every: bool) -> None:
+    config = RLPDConfig(critic_hidden_dims=(8,), actor=ActorConfig(hidden_dims=(8,)), utd=3, batch_size=4,
+                        actor_every_update=every)  # fmt: skip
+    agent = RLPD(config, 3, 2, Normalizer.identity(3, 2), CPU)
+    generator = torch.Generator().manual_seed(0)
+    batch = {"obs": torch.randn(4, 3, generator=generator), "action": torch.rand(4, 2, generator=generator) * 2 - 1,
+             "reward": torch.tensor([1.0, 0.0, 0.0, 1.0]), "discount": torch.full((4,), 0.9),
+             "next_obs": torch.randn(4, 3, generator=generator)}  # fmt: skip
+    moved = []
+    for _ in range(6):
+        before = [p.clone() for p in (*agent.actor.parameters(), agent.log_alpha)]
+        metrics = agent.update(batch)
+        moved.append(any(not torch.equal(a, b) for a, b in zip(before, (*agent.actor.parameters(), agent.log_alpha),
+                                                                strict=True)))  # fmt: skip
+        assert ("actor_loss" in metrics) == moved[-1]
+    # UTD 3: RLPD's recipe moves the actor and α after every third critic update, SAC's schedule after each
+    assert moved == ([True] * 6 if every else [False, False, True] * 2)
+    assert (agent.critic_updates, agent.actor_updates) == (6, 6 if every else 2)
+
+
 def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:
     config = IBRLConfig(critic_hidden_dims=(8,), actor=ActorConfig(hidden_dims=(8,), gaussian=False), target_noise=0.0)
     agent = IBRL(config, 3, 2, Normalizer.identity(3, 2), CPU)

@@ -10,7 +10,8 @@ heads and UTD 20 are one ``--set`` away but cost far more per update on a CPU co
 
     critic:  Σ_e (Q_e(s, a) - y)^2,  y = R^(n) + γ^k (1 - done) · (min_{e ∈ E'} Q'_e(s', a') - α log π(a'|s')),
              a' ~ π(s')
-    actor:   min  α log π(a|s) - mean_e Q_e(s, a),  a ~ π(s)   (once per env step, after the UTD critic updates)
+    actor:   min  α log π(a|s) - mean_e Q_e(s, a),  a ~ π(s)   (once per env step, after the UTD critic updates;
+             after every critic update with ``actor_every_update``)
     α:       min  -α (log π(a|s) + H_target)
 
 The sparse-reward, n-step harness is the one every method shares (``OffPolicyConfig``).
@@ -54,6 +55,10 @@ class RLPDConfig(OffPolicyConfig):
     """Entropy target H_target; None means -act_dim / 2 (as in RLPD)."""
     backup_entropy: bool = True
     """Include the -α log π term in the TD target (soft backup)."""
+    actor_every_update: bool = False
+    """Move the actor and α with every critic update, as SAC's original schedule and Stable-Baselines3's
+    ``gradient_steps`` do, instead of once per env step after the `utd` critic updates (RLPD's recipe).
+    The same at UTD 1; at UTD > 1 it costs `utd` actor steps per env step, the work SB3's SAC does."""
 
     def validate(self) -> None:
         super().validate()
@@ -102,9 +107,10 @@ class RLPD(FusedUpdate):
         return self.actor.act_one(obs, eps).astype(np.float32)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One critic update; the actor and α move once per env step (every `utd` critic updates)."""
+        """One critic update; the actor and α move once per env step (every `utd` critic updates), or with
+        every critic update (``actor_every_update``)."""
         self.critic_updates += 1
-        actor_step = self.critic_updates % self.config.utd == 0
+        actor_step = self.config.actor_every_update or self.critic_updates % self.config.utd == 0
         shape = batch["action"].shape
         # drawn in the order the steps read them: next actions, REDQ heads, current actions
         draws = {"next_eps": self._normal(shape), "heads": random_heads(self.config, self.generator, self.device)}
