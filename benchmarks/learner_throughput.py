@@ -147,10 +147,12 @@ def profile_learner(method: str, mode: str, path: Path) -> None:
 
 
 def honing_steps_per_s(method: str, utd: int, steps: int, warmup: int, mode: str = "eager",
-                       async_actor: bool = False, max_policy_lag: int = 2) -> float:  # fmt: skip
+                       async_actor: bool = False, max_policy_lag: int = 2,
+                       options: dict[str, Any] | None = None) -> float:  # fmt: skip
     """Training env steps/s of honing's loop after `warmup` steps and 50 untimed updating steps
     (the untimed steps absorb compilation); see :func:`training_loop`."""
-    loop, actor = training_loop(method, utd, warmup + 50 + steps, warmup, mode, async_actor, max_policy_lag)
+    loop, actor = training_loop(method, utd, warmup + 50 + steps, warmup, mode, async_actor, max_policy_lag,
+                                options)  # fmt: skip
     start = 0.0
     try:
         while loop.step < loop.config.steps:
@@ -415,7 +417,9 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         f"{data['ratio_residual_td3_vs_sb3_td3_utd4']}x (the same work: both move the actor every 2nd critic "
         f"update); rlpd ({data['honing_mode_utd4']}) / SB3 SAC {data['ratio_vs_sb3_utd4']}x, which is *not* "
         "equal work: rlpd moves its actor once per env step (RLPD's recipe: UTD counts critic updates), SB3's "
-        "SAC at every gradient step, 4x as many actor updates\n"
+        "SAC at every gradient step, 4x as many actor updates (the equal-work pair, rlpd with "
+        "`actor_every_update`: `python -m benchmarks.sac_schedule`, "
+        "[below](#sac-at-utd-4-with-equal-work-rlpd-on-sacs-own-schedule))\n"
         f"- residual-td3's learner at 2x256 ({flop_mode}) uses "
         f"{100 * data['flop_utilisation']:.0f}% of its precision's matmul peak (float32 at best: "
         f"{100 * data['flop_utilisation_float32']:.0f}% of the float32 peak)\n"

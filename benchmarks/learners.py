@@ -66,10 +66,12 @@ def demo_episodes() -> list[Any]:
 
 
 def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "eager", async_actor: bool = False,
-                  max_policy_lag: int = 2) -> tuple[OffPolicyRun, ActorProcess | None]:  # fmt: skip
+                  max_policy_lag: int = 2, options: dict[str, Any] | None = None,
+                  ) -> tuple[OffPolicyRun, ActorProcess | None]:  # fmt: skip
     """honing's off-policy loop on the task, ready for :func:`advance` (2x256, 2 heads, batch 256;
     `steps` env steps in all, updates after `warmup`). With `async_actor`, the env runs in an actor
-    process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode); close it after."""
+    process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode); close it after.
+    `options`: further config fields of the method (e.g. rlpd's ``actor_every_update``)."""
     task = get_task(TASK)
     obs_dim, act_dim = task.spaces()
     episodes = demo_episodes()
@@ -81,6 +83,10 @@ def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "e
                         precision=precision, async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
     if method == "residual-td3":
         config.critic_warmup = 0
+    for name, value in (options or {}).items():
+        if not hasattr(config, name):
+            raise ValueError(f"{config_cls.__name__} has no field {name!r}")
+        setattr(config, name, value)
     torch.manual_seed(0)
     torch._dynamo.reset()
     agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))

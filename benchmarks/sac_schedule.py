@@ -1,0 +1,137 @@
+"""SAC against Stable-Baselines3's at UTD 4 with equal work: rlpd moving its actor with every critic update.
+
+``benchmarks.learner_throughput`` compares honing's SAC (rlpd) with SB3's at UTD 1, where both take
+one critic and one actor step per env step, and at UTD 4, where they do not: rlpd follows RLPD's
+recipe (the actor and α move once per env step, after the 4 critic updates), SB3's SAC moves them
+at each of its 4 gradient steps. ``actor_every_update = true`` gives rlpd SAC's own schedule, so at
+UTD 4 both do 4 critic, 4 actor and 4 temperature steps per env step. This times, in alternating
+rounds, each arm in a new process of its own (as ``learner_throughput --fresh`` does):
+
+- honing rlpd at UTD 4 with ``actor_every_update`` (the equal-work arm) and without it (RLPD's recipe);
+- SB3's SAC at UTD 4 (``gradient_steps = 4``);
+- both at UTD 1, the headline pair, for reference within the same rounds.
+
+    python -m benchmarks.sac_schedule     # needs: pip install 'honing[bench]' (Stable-Baselines3)
+
+Writes ``benchmarks/results/sac_schedule.json`` and a section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    RESULTS,
+    command_line,
+    in_fresh_process,
+    load_results,
+    machine,
+    save_results,
+    update_section,
+)
+from benchmarks.learner_throughput import honing_steps_per_s, median, ratio, round_ratios, sb3_steps_per_s
+from benchmarks.learners import BATCH, TASK
+
+EQUAL = "honing rlpd actor every update|utd4"
+RECIPE = "honing rlpd|utd4"
+SB3_4 = "sb3 SAC|utd4"
+HONING_1 = "honing rlpd|utd1"
+SB3_1 = "sb3 SAC|utd1"
+
+
+def arms(args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
+    honing = partial(honing_steps_per_s, "rlpd", warmup=args.warmup, mode=args.mode)
+    quarter = args.env_steps // 4
+    return {
+        EQUAL: partial(honing, utd=4, steps=quarter, options={"actor_every_update": True}),
+        RECIPE: partial(honing, utd=4, steps=quarter),
+        SB3_4: partial(sb3_steps_per_s, "SAC", 4, quarter, args.warmup),
+        HONING_1: partial(honing, utd=1, steps=args.env_steps),
+        SB3_1: partial(sb3_steps_per_s, "SAC", 1, args.env_steps, args.warmup),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--env-steps", type=int, default=1_000, help="timed env steps at UTD 1 (a quarter at UTD 4)")
+    parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
+    parser.add_argument("--mode", default="bf16-compiled", help="honing's update mode (benchmarks.learners.MODES)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS / "sac_schedule.json"))
+    parser.add_argument("--report-only", action="store_true", help="redo the BENCHMARKS.md section from --out")
+    args = parser.parse_args()
+    if args.report_only:
+        update_section("sac-schedule", report(load_results(Path(args.out))))
+        return
+    runs = arms(args)
+    rounds: dict[str, list[float | None]] = {name: [] for name in runs}
+    for round_ in range(args.rounds):  # every arm once per round: a drifting machine slows all arms alike
+        for name, run in runs.items():
+            rounds[name].append(in_fresh_process(args.threads, run))
+            print(f"round {round_}: {name}: {rounds[name][-1]} env steps/s", flush=True)
+    run_record: dict[str, Any] = {"steps_per_s_rounds": rounds}
+    rates = {name: median(values) for name, values in rounds.items()}
+    data = {
+        "steps_per_s": rates,
+        "steps_per_s_rounds": rounds,
+        "ratio_utd4_equal_work": ratio(rates[EQUAL], rates[SB3_4]),
+        "ratio_utd4_equal_work_rounds": round_ratios(run_record, EQUAL, SB3_4),
+        "ratio_utd4_recipe": ratio(rates[RECIPE], rates[SB3_4]),
+        "ratio_utd1": ratio(rates[HONING_1], rates[SB3_1]),
+        "ratio_utd1_rounds": round_ratios(run_record, HONING_1, SB3_1),
+        "mode": args.mode,
+        "threads": args.threads,
+        "command": command_line(),
+        "machine": machine(),
+    }
+    save_results(Path(args.out), data)
+    update_section("sac-schedule", report(data))
+
+
+def paired(ratios: list[float]) -> str:
+    """The round-by-round ratios' median and range: each round's pair ran minutes apart, not hours."""
+    return f"; round by round {statistics.median(ratios):.2f}x ({min(ratios)}-{max(ratios)}x)"
+
+
+def report(data: dict[str, Any]) -> str:
+    rates = data["steps_per_s"]
+    lines = [
+        "### SAC at UTD 4 with equal work: rlpd on SAC's own schedule",
+        "",
+        f"Training env steps/s on {TASK} after 1000 warm-up steps (2x256, 2 critic heads, batch {BATCH}, "
+        f"{data['threads']} thread(s), honing {data['mode']}, SB3 float32), medians of "
+        f"{len(data['steps_per_s_rounds'][EQUAL])} alternating rounds, every run in a new process of its own. "
+        "Actor steps per env step: SB3's SAC one per gradient step; rlpd one per env step (RLPD's recipe) or, "
+        "with `actor_every_update = true`, one per critic update, as SB3.",
+        "",
+        "| arm | critic / actor steps per env step | env steps/s | rounds |",
+        "|---|---|---|---|",
+    ]
+    rows = {EQUAL: ("honing rlpd, `actor_every_update`, UTD 4", "4 / 4"), RECIPE: ("honing rlpd, UTD 4", "4 / 1"),
+            SB3_4: ("SB3 SAC, UTD 4", "4 / 4"), HONING_1: ("honing rlpd, UTD 1", "1 / 1"),
+            SB3_1: ("SB3 SAC, UTD 1", "1 / 1")}  # fmt: skip
+    for name, rate in rates.items():
+        label, steps = rows[name]
+        rounds = ", ".join(str(r) for r in data["steps_per_s_rounds"][name])
+        lines.append(f"| {label} | {steps} | {rate} | {rounds} |")
+    lines += [
+        "",
+        f"- UTD 4, equal work: rlpd with `actor_every_update` / SB3 SAC **{data['ratio_utd4_equal_work']}x** "
+        f"(ratio of the medians){paired(data['ratio_utd4_equal_work_rounds'])}; RLPD's recipe (a quarter of the "
+        f"actor steps) / SB3 SAC {data['ratio_utd4_recipe']}x",
+        f"- UTD 1 in the same rounds: rlpd / SB3 SAC {data['ratio_utd1']}x{paired(data['ratio_utd1_rounds'])}",
+        f"- Command: `{data['command']}`",
+        f"- Machine: {data['machine']}",
+        "- Raw results: `benchmarks/results/sac_schedule.json`",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
