@@ -39,7 +39,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, save_results, update_section
+from benchmarks.common import RESULTS, provenance, save_results, update_section
 from benchmarks.learners import TASK, demo_episodes, learner
 from benchmarks.loop_arms import add_loop_arguments, caption, results, serve, side_by_side, spread
 from honing.data.normalization import Normalizer
@@ -129,9 +129,7 @@ def report(data: dict[str, Any]) -> str:
         f"{data['explore_us_alone']['bc-base']['torch']:.0f} us through torch, "
         f"{data['explore_us_alone']['bc-base']['numpy']:.0f} us in NumPy (alone).",
         "",
-        f"- Command: `{data['command']}`",
-        f"- Machine: {data['machine']}",
-        "- Raw results: `benchmarks/results/acting_forward.json`",
+        *provenance(data, "acting_forward"),
     ])  # fmt: skip
 
 

@@ -104,6 +104,12 @@ def update_section(name: str, body: str) -> None:
     atomic_write_text(BENCHMARKS_MD, text)
 
 
+def provenance(data: dict[str, Any], name: str) -> list[str]:
+    """The lines that end a BENCHMARKS.md section: the command that made it, the machine, its JSON."""
+    return [f"- Command: `{data['command']}`", f"- Machine: {data['machine']}",
+            f"- Raw results: `benchmarks/results/{name}.json`"]  # fmt: skip
+
+
 def pct(rate: float, low: float, high: float) -> str:
     return f"{100 * rate:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
 

@@ -23,7 +23,7 @@ from unittest import mock
 
 import torch
 
-from benchmarks.common import RESULTS, save_results, update_section
+from benchmarks.common import RESULTS, provenance, save_results, update_section
 from benchmarks.loop_arms import add_loop_arguments, caption, results, serve, side_by_side, spread
 from honing.finetune import fused
 
@@ -51,9 +51,7 @@ def report(data: dict[str, Any]) -> str:
         "|---|---|---|---|",
         *rows,
         "",
-        f"- Command: `{data['command']}`",
-        f"- Machine: {data['machine']}",
-        "- Raw results: `benchmarks/results/direct_call.json`",
+        *provenance(data, "direct_call"),
     ])  # fmt: skip
 
 

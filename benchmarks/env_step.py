@@ -29,7 +29,7 @@ from unittest import mock
 
 import numpy as np
 
-from benchmarks.common import METAWORLD_TASKS, RESULTS, command_line, machine, save_results, update_section
+from benchmarks.common import METAWORLD_TASKS, RESULTS, command_line, machine, provenance, save_results, update_section
 from benchmarks.loop_arms import add_loop_arguments, serve, side_by_side, summarise
 from honing.tasks import get_task, metaworld_tasks
 
@@ -139,8 +139,7 @@ def report(data: dict[str, Any]) -> str:
         ratio = loop["ratio"][method]
         lines.append(f"| {method} | {rates['metaworld']:.1f} | {rates['honing']:.1f} | {ratio['median']:.2f}x "
                      f"({ratio['iqr'][0]:.2f}-{ratio['iqr'][1]:.2f}x) |")  # fmt: skip
-    lines += ["", f"- Command: `{data['command']}`", f"- Machine: {data['machine']}",
-              "- Raw results: `benchmarks/results/env_step.json`"]  # fmt: skip
+    lines += ["", *provenance(data, "env_step")]
     return "\n".join(lines)
 
 

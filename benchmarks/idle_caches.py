@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
+from benchmarks.common import RESULTS, command_line, machine, provenance, save_results, update_section
 from benchmarks.learners import BATCH, TASK, training_loop
 from honing.tasks import get_task
 
@@ -340,9 +340,7 @@ def report(data: dict[str, Any]) -> str:
         lines += ["", f"Steal time over the run: {100 * data['steal_fraction']:.2f}% of the machine's time."]
     lines += [
         "",
-        f"- Command: `{data['command']}`",
-        f"- Machine: {data['machine']}",
-        "- Raw results: `benchmarks/results/idle_caches.json`",
+        *provenance(data, "idle_caches"),
     ]
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
+from benchmarks.common import RESULTS, command_line, machine, provenance, save_results, update_section
 from honing.eval.video import select_gl_backend, size_frames
 from honing.tasks import get_task
 
@@ -98,8 +98,7 @@ def report(data: dict[str, Any]) -> str:
         lines.append(f"| {row['size']}x{row['size']} | {shadow['model']} | {ms['model']} | {shadow['sized']} | "
                      f"{ms['sized']} | {row['speedup']}x | {row['mean_abs_pixel_difference']} / "
                      f"{row['max_abs_pixel_difference']} |")  # fmt: skip
-    lines += ["", f"- Command: `{data['command']}`", f"- Machine: {data['machine']}",
-              "- Raw results: `benchmarks/results/render_speed.json`"]  # fmt: skip
+    lines += ["", *provenance(data, "render_speed")]
     return "\n".join(lines)
 
 

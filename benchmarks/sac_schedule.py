@@ -31,6 +31,7 @@ from benchmarks.common import (
     in_fresh_process,
     load_results,
     machine,
+    provenance,
     save_results,
     update_section,
 )
@@ -126,9 +127,7 @@ def report(data: dict[str, Any]) -> str:
         f"(ratio of the medians){paired(data['ratio_utd4_equal_work_rounds'])}; RLPD's recipe (a quarter of the "
         f"actor steps) / SB3 SAC {data['ratio_utd4_recipe']}x",
         f"- UTD 1 in the same rounds: rlpd / SB3 SAC {data['ratio_utd1']}x{paired(data['ratio_utd1_rounds'])}",
-        f"- Command: `{data['command']}`",
-        f"- Machine: {data['machine']}",
-        "- Raw results: `benchmarks/results/sac_schedule.json`",
+        *provenance(data, "sac_schedule"),
     ]
     return "\n".join(lines)
 

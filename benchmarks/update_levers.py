@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import RESULTS, command_line, machine, save_results, update_section
+from benchmarks.common import RESULTS, command_line, machine, provenance, save_results, update_section
 
 METHOD, WIDTH, HEADS = "rlpd", (256, 256), 2
 ARMS = ("update", "guards skipped", "direct", "split", "env + update", "split + env")
@@ -220,9 +220,7 @@ def report(data: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         *rows,
         "",
-        f"- Command: `{data['command']}`",
-        f"- Machine: {data['machine']}",
-        "- Raw results: `benchmarks/results/update_levers.json`",
+        *provenance(data, "update_levers"),
     ])  # fmt: skip
 
 
