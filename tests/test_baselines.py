@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,7 +59,7 @@ def test_rlpd_target_is_soft_and_stops_only_at_termination() -> None:
              "discount": torch.tensor([0.0, 0.0, 0.9, 0.81])}  # fmt: skip
     alpha = torch.tensor(0.5)
     draws = {"next_eps": torch.randn(4, 2), "heads": torch.tensor([2, 0])}
-    target = agent.target(batch, draws, alpha)
+    target = agent.target(batch, draws, alpha, agent.actor)
     action, log_prob = agent.actor.sample(batch["next_obs"], eps=draws["next_eps"])
     soft_q = action.sum(-1) - alpha * log_prob
     torch.testing.assert_close(target, batch["reward"] + batch["discount"] * soft_q)
@@ -83,6 +85,71 @@ def test_rlpd_moves_its_actor_once_per_env_step_or_with_every_critic_update(ever
     # UTD 3: RLPD's recipe moves the actor and α after every third critic update, SAC's schedule after each
     assert moved == ([True] * 6 if every else [False, False, True] * 2)
     assert (agent.critic_updates, agent.actor_updates) == (6, 6 if every else 2)
+
+
+@pytest.fixture
+def torch_threads() -> Iterator[None]:
+    """Put torch's intra-op thread count back after a test that changes it (``parallel_update`` does)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_rlpd(**options: Any) -> RLPD:
+    config = RLPDConfig(critic_hidden_dims=(16, 16), actor=ActorConfig(hidden_dims=(16, 16)), batch_size=8, seed=3,
+                        **options)  # fmt: skip
+    torch.manual_seed(0)
+    return RLPD(config, 3, 2, Normalizer.identity(3, 2), CPU)
+
+
+def small_batches(count: int) -> list[dict[str, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(1)
+    return [{"obs": torch.randn(8, 3, generator=generator), "action": torch.rand(8, 2, generator=generator) * 2 - 1,
+             "reward": (torch.rand(8, generator=generator) > 0.5).float(), "discount": torch.full((8,), 0.9),
+             "next_obs": torch.randn(8, 3, generator=generator)} for _ in range(count)]  # fmt: skip
+
+
+def same(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_rlpd_parallel_update_steps_the_actor_against_the_critic_before_its_step(torch_threads: None) -> None:
+    torch.set_num_threads(1)  # every learner's arithmetic on one thread, as the parallel one's
+    batch = small_batches(1)[0]
+    simultaneous, alternating, frozen_critic = small_rlpd(parallel_update=True), small_rlpd(), small_rlpd()
+    frozen_critic.trained_critic.lr = 0.0  # its actor's step reads the critic as it was before the update
+    for agent in (simultaneous, alternating, frozen_critic):
+        metrics = {**agent.update(batch), **agent.settle()}  # the critic's step may still run after update()
+        assert set(metrics) == {"critic_loss", "q_mean", "target_mean", "actor_loss", "entropy", "alpha"}
+    assert same(simultaneous.critic, alternating.critic)  # the critic's step is SAC's, from the same π and α
+    assert same(simultaneous.critic_target, alternating.critic_target)
+    assert same(simultaneous.actor, frozen_critic.actor) and not same(simultaneous.actor, alternating.actor)
+    assert torch.equal(simultaneous.log_alpha, frozen_critic.log_alpha)
+    # the next update's actor step reads the critic as this update left it, not the first one's
+    simultaneous.update(batch)
+    frozen_critic.update(batch)
+    simultaneous.settle()
+    assert not same(simultaneous.actor, frozen_critic.actor)
+
+
+def test_rlpd_parallel_update_compiled_runs_both_graphs_directly_and_matches_eager(torch_threads: None) -> None:
+    batches = small_batches(4)
+    eager, compiled = small_rlpd(parallel_update=True), small_rlpd(parallel_update=True, compile=True)
+    for batch in batches:
+        expected = {**eager.update(batch), **eager.settle()}
+        metrics = {**compiled.update(batch), **compiled.settle()}
+        assert metrics == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    for module in ("actor", "critic", "critic_target"):
+        for a, b in zip(getattr(eager, module).parameters(), getattr(compiled, module).parameters(), strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    # after the first (compiling) call, both steps ran as graphs without dynamo: on two threads
+    assert all(len(part._graphs) == 1 and not part._unverified for part in compiled._parts)
+    assert torch.get_num_threads() == 1
+
+
+def test_rlpd_parallel_update_and_async_actor_exclude_each_other() -> None:
+    with pytest.raises(ConfigError, match="parallel_update and async_actor"):
+        RLPDConfig(parallel_update=True, async_actor=True).validate()
 
 
 def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:

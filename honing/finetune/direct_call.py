@@ -50,10 +50,13 @@ class Graph:
 class DirectCompiled:
     """``torch.compile(step)`` for one learner, whose graphs are called directly after their first call.
 
-    `step` is the learner's bound update method; it returns a dict of metric tensors.
+    `step` is the learner's bound update method; it returns a dict of metric tensors. With
+    `release_gil`, inductor writes the whole graph as one C++ function that runs without Python's
+    global interpreter lock (``cpp_wrapper``), so two graphs can run on two threads at once; its own
+    Python wrapper would hold the lock through every fused kernel it calls.
     """
 
-    def __init__(self, step: Callable[..., Metrics]) -> None:
+    def __init__(self, step: Callable[..., Metrics], release_gil: bool = False) -> None:
         self._owner = step.__self__  # type: ignore[attr-defined]  # dynamo's L['self']
         parameters = inspect.signature(step).parameters.values()
         self._named = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -62,6 +65,12 @@ class DirectCompiled:
         self._graphs: dict[tuple[Any, ...], Graph] = {}
         self._unverified: set[tuple[Any, ...]] = set()  # structures whose graph failed verification: dynamo
         self._first: dict[str, Any] = {}
+        self._patches = {"cpp_wrapper": True} if release_gil else None
+
+    def goes_direct(self, *args: Any) -> bool:
+        """Whether a call with these arguments would run a verified graph without dynamo (as far as its
+        structure tells; a changed tensor underneath still sends that call back through dynamo)."""
+        return structure(args) in self._graphs
 
     def __call__(self, *args: Any) -> Metrics:
         key = structure(args)
@@ -93,7 +102,7 @@ class DirectCompiled:
 
     def _compile(self, gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]) -> Callable[..., Any]:
         """The inductor backend, keeping what the first call of the graph needs to be verified."""
-        run = compile_fx(gm, example_inputs)
+        run = compile_fx(gm, example_inputs, config_patches=self._patches)
         placeholders = gm.graph.find_nodes(op="placeholder")
         sources = [getattr(node.meta.get("grapharg"), "source", None) for node in placeholders]
         names = [source.name for source in sources] if None not in sources else None

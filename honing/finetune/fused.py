@@ -173,6 +173,21 @@ class FusedUpdate:
 
     def run_step(self, *args: Any) -> dict[str, float]:
         """One update; the metrics cross to Python in a single read."""
-        metrics = self._step(*args)
-        values = torch.stack([value.detach().float() for value in metrics.values()]).tolist()
-        return dict(zip(metrics, values, strict=True))
+        return to_floats(self._step(*args))
+
+    def settle(self) -> dict[str, float]:
+        """Wait for update work still running in the background and return its metrics ({} if none).
+
+        An update may leave a step running on a side thread while the loop acts (rlpd's
+        ``parallel_update``); the loop settles before anything else reads the learner (a snapshot, an
+        evaluation, the end of the run), and the next update settles first.
+        """
+        return {}
+
+
+def to_floats(metrics: Metrics) -> dict[str, float]:
+    """0-d metric tensors as floats, read in one go (one device sync, not one per metric)."""
+    if not metrics:
+        return {}
+    values = torch.stack([value.detach().float() for value in metrics.values()]).tolist()
+    return dict(zip(metrics, values, strict=True))

@@ -60,6 +60,8 @@ class OffPolicyAgent(Protocol):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]: ...
 
+    def settle(self) -> dict[str, float]: ...
+
     def honed_policy(self, base: Policy) -> Policy: ...
 
 
@@ -121,10 +123,18 @@ class OffPolicyRun:
         cfg = self.config
         for _ in range(cfg.utd):
             batch = sample_mixed(self.demo_buffer, self.online, cfg.batch_size, cfg.demo_fraction, self.generator)
-            for key, value in self.agent.update(batch).items():
-                if not math.isfinite(value):
-                    self.diverged(key, value)
-                self.accumulate(key, value)
+            self.take(self.agent.update(batch))
+
+    def settle(self) -> None:
+        """Wait for update work the learner left running (rlpd's ``parallel_update``) and take its metrics:
+        before an evaluation, a snapshot, or the end, nothing may read the learner mid-step."""
+        self.take(self.agent.settle())
+
+    def take(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            if not math.isfinite(value):
+                self.diverged(key, value)
+            self.accumulate(key, value)
 
     def accumulate(self, key: str, value: float) -> None:
         self.sums[key] = self.sums.get(key, 0.0) + value
@@ -161,11 +171,15 @@ class OffPolicyRun:
         self.ingest(record)
         if self.step > cfg.learning_starts:
             self.learn()
+        evaluate = self.step % cfg.eval_every == 0 or self.step == cfg.steps
+        snapshot = self.run is not None and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps)
+        if evaluate or snapshot:
+            self.settle()
         if self.step % cfg.log_every == 0:
             self.log_train()
-        if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+        if evaluate:
             self.tracker.record(self.agent.honed_policy, self.step, self.agent.critic_updates)
-        if self.run is not None and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps):
+        if snapshot:
             self.save_snapshot(collector_state())
 
     def train(self) -> FinetuneResult:
@@ -180,6 +194,7 @@ class OffPolicyRun:
                 while self.step < self.config.steps:
                     self.advance(self.collector.next(), self.collector.state)
             finally:
+                self.agent.settle()  # no step left running past the loop, whatever ended it
                 self.collector.close()
         return self.tracker.finish(self.agent.honed_policy)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,9 @@ import torch
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
 from honing.finetune.common import OffPolicyConfig, require
-from honing.finetune.fused import AdamTensors, Bound, FusedUpdate, Metrics, Trained, adam_, adam_tensors
+from honing.finetune.direct_call import DirectCompiled
+from honing.finetune.fused import AdamTensors, Bound, FusedUpdate, Metrics, Trained, adam_, adam_tensors, to_floats
+from honing.finetune.side_thread import SideThread, one_thread
 from honing.finetune.updates import adam, polyak, random_heads
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
@@ -59,6 +62,15 @@ class RLPDConfig(OffPolicyConfig):
     """Move the actor and α with every critic update, as SAC's original schedule and Stable-Baselines3's
     ``gradient_steps`` do, instead of once per env step after the `utd` critic updates (RLPD's recipe).
     The same at UTD 1; at UTD > 1 it costs `utd` actor steps per env step, the work SB3's SAC does."""
+    parallel_update: bool = False
+    """Take the critic's and the actor's steps of an update at the same time, on two threads (a core
+    each, one intra-op thread each): the actor's step then reads the critic as it was before this
+    update's critic step (simultaneous instead of alternating actor-critic steps; everything else,
+    the targets' π and α included, as before). The same work per update; deterministic for a seed.
+    Torch is set to one intra-op thread for the process. Compiled, each step is its own graph, run
+    without Python's lock; eager, the two threads contend for the lock between torch's ops, and the
+    update takes about as long as an alternating one on two intra-op threads.
+    Not with ``async_actor``, which takes the second core for the env."""
 
     def validate(self) -> None:
         super().validate()
@@ -66,6 +78,9 @@ class RLPDConfig(OffPolicyConfig):
         if not self.actor.gaussian:
             raise ConfigError("rlpd is SAC: it needs a Gaussian actor (actor.gaussian = true)")
         require(self, ("actor_lr", "temperature_lr", "init_temperature"), positive=True)
+        if self.parallel_update and self.async_actor:
+            raise ConfigError("parallel_update and async_actor both want the second core (for the actor's step, "
+                              "for the env): set one of them to false")  # fmt: skip
 
 
 class RLPD(FusedUpdate):
@@ -93,6 +108,13 @@ class RLPD(FusedUpdate):
         self.trained_actor = Trained(Bound(self.actor, "sample"), self.actor_optim)
         self.trained_critic = Trained(self.critic, self.critic_optim)
         self.prepare_update(config, device)
+        if config.parallel_update:  # each step its own graph, since they run on two threads
+            self.actor_view = copy.deepcopy(self.actor).requires_grad_(False)
+            self.critic_view = copy.deepcopy(self.critic).requires_grad_(False)
+            parts = (self._contained_critic_step, self._contained_actor_step)
+            self._parts = tuple(DirectCompiled(part, release_gil=True) for part in parts) if config.compile else parts
+            self._side = SideThread()
+        self._pending: futures.Future[Metrics] | None = None
         self.generator = torch.Generator().manual_seed(config.seed)
         self.critic_updates = 0
         self.actor_updates = 0
@@ -108,7 +130,9 @@ class RLPD(FusedUpdate):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One critic update; the actor and α move once per env step (every `utd` critic updates), or with
-        every critic update (``actor_every_update``)."""
+        every critic update (``actor_every_update``). With ``parallel_update`` the critic's step runs on
+        while the loop acts: its metrics come with the next update, or from :meth:`settle`."""
+        earlier = self.settle()
         self.critic_updates += 1
         actor_step = self.config.actor_every_update or self.critic_updates % self.config.utd == 0
         shape = batch["action"].shape
@@ -118,18 +142,67 @@ class RLPD(FusedUpdate):
         if actor_step:
             draws["eps"] = self._normal(shape)
             states += [self.trained_actor.adam_tensors(), adam_tensors(self.alpha_optim)]
-        metrics = self.run_step(batch, draws, *states)
+        metrics = self._parallel_step(batch, draws, *states) if self.config.parallel_update else self.run_step(
+            batch, draws, *states)  # fmt: skip
         self.actor_updates += actor_step
-        return metrics
+        return {**earlier, **metrics}
+
+    def settle(self) -> dict[str, float]:
+        critic, self._pending = self._pending, None
+        return to_floats(critic.result()) if critic is not None else {}
+
+    def _parallel_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], critic_state: AdamTensors,
+        actor_state: AdamTensors | None = None, alpha_state: AdamTensors | None = None,
+    ) -> dict[str, float]:  # fmt: skip
+        """The critic's step on the side thread, the actor's here, each reading a copy of the other's weights
+        as they were; returns the actor's metrics, the critic's step left running (see :meth:`settle`).
+        Before dynamo has compiled both (it compiles on one thread at a time) they run here, one after the
+        other: the same maths, on the same single intra-op thread."""
+        one_thread()
+        with torch.no_grad():
+            torch._foreach_copy_(list(self.actor_view.parameters()), list(self.actor.parameters()))
+            torch._foreach_copy_(list(self.critic_view.parameters()), list(self.critic.parameters()))
+            alpha = self.log_alpha.exp()
+        critic_args = (batch, draws, critic_state, alpha)
+        actor_args = None if actor_state is None else (batch, draws, actor_state, alpha_state, alpha)
+        critic_part, actor_part = self._parts
+        calls = [(critic_part, critic_args)] + ([(actor_part, actor_args)] if actor_args is not None else [])
+        side = all(not isinstance(part, DirectCompiled) or part.goes_direct(*args) for part, args in calls)
+        if not side:
+            metrics = {} if actor_args is None else {**actor_part(*actor_args), "alpha": alpha}
+            return to_floats({**critic_part(*critic_args), **metrics})
+        critic = self._side.submit(critic_part, *critic_args)
+        try:
+            metrics = {} if actor_args is None else {**actor_part(*actor_args), "alpha": alpha}
+        except BaseException:
+            futures.wait([critic])  # nothing returns while the critic's step still writes
+            raise
+        self._pending = critic  # left running while the loop acts; the next update (or settle) waits for it
+        return to_floats(metrics)
+
+    def _contained_critic_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], critic_state: AdamTensors,
+        alpha: torch.Tensor,
+    ) -> Metrics:  # fmt: skip
+        with torch.no_grad(), self.update_precision():
+            return self.critic_step(batch, draws, critic_state, alpha, self.actor_view)
+
+    def _contained_actor_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], actor_state: AdamTensors,
+        alpha_state: AdamTensors, alpha: torch.Tensor,
+    ) -> Metrics:  # fmt: skip
+        with torch.no_grad(), self.update_precision():
+            return self.actor_step(batch, draws, actor_state, alpha_state, alpha, self.critic_view)
 
     def _normal(self, shape: torch.Size) -> torch.Tensor:
         return torch.randn(shape, generator=self.generator).to(self.device)
 
     def target(
-        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], alpha: torch.Tensor
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], alpha: torch.Tensor, actor: Actor
     ) -> torch.Tensor:
         """The soft TD target: REDQ min over the drawn heads at a' ~ π(s'), minus α log π(a'|s')."""
-        next_action, next_log_prob = self.actor.sample(batch["next_obs"], eps=draws["next_eps"])
+        next_action, next_log_prob = actor.sample(batch["next_obs"], eps=draws["next_eps"])
         q_min = self.critic_target(batch["next_obs"], next_action)[draws["heads"]].min(dim=0).values
         if self.config.backup_entropy:
             q_min = q_min - alpha * next_log_prob
@@ -139,23 +212,37 @@ class RLPD(FusedUpdate):
         self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], critic_state: AdamTensors,
         actor_state: AdamTensors | None = None, alpha_state: AdamTensors | None = None,
     ) -> Metrics:  # fmt: skip
-        cfg = self.config
         alpha = self.log_alpha.exp()
-        target = self.target(batch, draws, alpha)
+        metrics = self.critic_step(batch, draws, critic_state, alpha, self.actor)
+        if actor_state is None or alpha_state is None:
+            return metrics
+        actor_metrics = self.actor_step(batch, draws, actor_state, alpha_state, alpha, self.critic)
+        return {**metrics, **actor_metrics, "alpha": alpha}
+
+    def critic_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], critic_state: AdamTensors,
+        alpha: torch.Tensor, actor: Actor,
+    ) -> Metrics:  # fmt: skip
+        """One critic step towards targets drawn from `actor`, then the targets' Polyak step."""
+        target = self.target(batch, draws, alpha, actor)
 
         def critic_loss(critic: Callable[..., torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
             q = critic(batch["obs"], batch["action"])
             return (q - target).pow(2).mean(dim=1).sum(), {"q_mean": q.mean()}
 
         loss, metrics = self.trained_critic.step(critic_loss, critic_state)
-        metrics = {"critic_loss": loss, **metrics, "target_mean": target.mean()}
-        polyak(self.critic_target_params, self.critic_params, cfg.tau)
-        if actor_state is None or alpha_state is None:
-            return metrics
+        polyak(self.critic_target_params, self.critic_params, self.config.tau)
+        return {"critic_loss": loss, **metrics, "target_mean": target.mean()}
+
+    def actor_step(
+        self, batch: dict[str, torch.Tensor], draws: dict[str, torch.Tensor], actor_state: AdamTensors,
+        alpha_state: AdamTensors, alpha: torch.Tensor, critic: CriticEnsemble,
+    ) -> Metrics:  # fmt: skip
+        """One actor step against `critic`, then α's step."""
 
         def actor_loss(sample: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, Metrics]:
             action, log_prob = sample(batch["obs"], eps=draws["eps"])
-            loss = (alpha * log_prob - self.critic(batch["obs"], action).mean(dim=0)).mean()
+            loss = (alpha * log_prob - critic(batch["obs"], action).mean(dim=0)).mean()
             return loss, {"log_prob": log_prob.detach()}
 
         loss, out = self.trained_actor.step(actor_loss, actor_state)
@@ -164,4 +251,4 @@ class RLPD(FusedUpdate):
         alpha_grad = -(log_prob + self.target_entropy).mean()
         group = self.alpha_optim.param_groups[0]
         adam_(alpha_state, [alpha_grad], float(group["lr"]), tuple(group["betas"]), float(group["eps"]))
-        return {**metrics, "actor_loss": loss, "alpha": alpha, "entropy": -log_prob.mean()}
+        return {"actor_loss": loss, "entropy": -log_prob.mean()}
