@@ -9,7 +9,9 @@ rounds, each arm in a new process of its own (as ``learner_throughput --fresh`` 
 
 - honing rlpd at UTD 4 with ``actor_every_update`` (the equal-work arm) and without it (RLPD's recipe);
 - SB3's SAC at UTD 4 (``gradient_steps = 4``);
-- both at UTD 1, the headline pair, for reference within the same rounds.
+- both at UTD 1, the headline pair, for reference within the same rounds;
+- rlpd with ``parallel_update`` (the critic's and the actor's steps at once, on a core each) at UTD 1,
+  and at UTD 4 with ``actor_every_update``: the same work, on both cores.
 
     python -m benchmarks.sac_schedule     # needs: pip install 'honing[bench]' (Stable-Baselines3)
 
@@ -43,6 +45,8 @@ RECIPE = "honing rlpd|utd4"
 SB3_4 = "sb3 SAC|utd4"
 HONING_1 = "honing rlpd|utd1"
 SB3_1 = "sb3 SAC|utd1"
+PARALLEL_1 = "honing rlpd parallel|utd1"
+PARALLEL_4 = "honing rlpd parallel actor every update|utd4"
 
 
 def arms(args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
@@ -54,6 +58,10 @@ def arms(args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
         SB3_4: partial(sb3_steps_per_s, "SAC", 4, quarter, args.warmup),
         HONING_1: partial(honing, utd=1, steps=args.env_steps),
         SB3_1: partial(sb3_steps_per_s, "SAC", 1, args.env_steps, args.warmup),
+        PARALLEL_1: partial(honing, utd=1, steps=args.env_steps, options={"parallel_update": True}),
+        PARALLEL_4: partial(
+            honing, utd=4, steps=quarter, options={"actor_every_update": True, "parallel_update": True}
+        ),
     }
 
 
@@ -86,6 +94,12 @@ def main() -> None:
         "ratio_utd4_recipe": ratio(rates[RECIPE], rates[SB3_4]),
         "ratio_utd1": ratio(rates[HONING_1], rates[SB3_1]),
         "ratio_utd1_rounds": round_ratios(run_record, HONING_1, SB3_1),
+        "ratio_parallel_utd1": ratio(rates[PARALLEL_1], rates[SB3_1]),
+        "ratio_parallel_utd1_rounds": round_ratios(run_record, PARALLEL_1, SB3_1),
+        "ratio_parallel_utd4_equal_work": ratio(rates[PARALLEL_4], rates[SB3_4]),
+        "ratio_parallel_utd4_equal_work_rounds": round_ratios(run_record, PARALLEL_4, SB3_4),
+        "parallel_over_alternating_utd1": ratio(rates[PARALLEL_1], rates[HONING_1]),
+        "parallel_over_alternating_utd4": ratio(rates[PARALLEL_4], rates[EQUAL]),
         "mode": args.mode,
         "threads": args.threads,
         "command": command_line(),
@@ -98,6 +112,19 @@ def main() -> None:
 def paired(ratios: list[float]) -> str:
     """The round-by-round ratios' median and range: each round's pair ran minutes apart, not hours."""
     return f"; round by round {statistics.median(ratios):.2f}x ({min(ratios)}-{max(ratios)}x)"
+
+
+def parallel_lines(data: dict[str, Any]) -> list[str]:
+    """The parallel-update arms' lines (runs before they existed have none)."""
+    if "ratio_parallel_utd1" not in data:
+        return []
+    return [
+        f"- `parallel_update` (the critic's and the actor's steps at once, on a core each): UTD 1 / SB3 SAC "
+        f"**{data['ratio_parallel_utd1']}x**{paired(data['ratio_parallel_utd1_rounds'])}; UTD 4 with "
+        f"`actor_every_update` (equal work) / SB3 SAC **{data['ratio_parallel_utd4_equal_work']}x**"
+        f"{paired(data['ratio_parallel_utd4_equal_work_rounds'])}; over the alternating update "
+        f"{data['parallel_over_alternating_utd1']}x at UTD 1, {data['parallel_over_alternating_utd4']}x at UTD 4",
+    ]
 
 
 def report(data: dict[str, Any]) -> str:
@@ -116,7 +143,8 @@ def report(data: dict[str, Any]) -> str:
     ]
     rows = {EQUAL: ("honing rlpd, `actor_every_update`, UTD 4", "4 / 4"), RECIPE: ("honing rlpd, UTD 4", "4 / 1"),
             SB3_4: ("SB3 SAC, UTD 4", "4 / 4"), HONING_1: ("honing rlpd, UTD 1", "1 / 1"),
-            SB3_1: ("SB3 SAC, UTD 1", "1 / 1")}  # fmt: skip
+            SB3_1: ("SB3 SAC, UTD 1", "1 / 1"), PARALLEL_1: ("honing rlpd, `parallel_update`, UTD 1", "1 / 1"),
+            PARALLEL_4: ("honing rlpd, `parallel_update`, `actor_every_update`, UTD 4", "4 / 4")}  # fmt: skip
     for name, rate in rates.items():
         label, steps = rows[name]
         rounds = ", ".join(str(r) for r in data["steps_per_s_rounds"][name])
@@ -127,6 +155,7 @@ def report(data: dict[str, Any]) -> str:
         f"(ratio of the medians){paired(data['ratio_utd4_equal_work_rounds'])}; RLPD's recipe (a quarter of the "
         f"actor steps) / SB3 SAC {data['ratio_utd4_recipe']}x",
         f"- UTD 1 in the same rounds: rlpd / SB3 SAC {data['ratio_utd1']}x{paired(data['ratio_utd1_rounds'])}",
+        *parallel_lines(data),
         *provenance(data, "sac_schedule"),
     ]
     return "\n".join(lines)
