@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,11 @@ def diffusion_base(weak_base: tuple[Path, Path], tmp_path_factory: pytest.TempPa
     policy = PolicyConfig(kind="diffusion", hidden_dims=(64, 64))
     train_bc(demos, BCConfig(steps=300, patience=0, seed=0, policy=policy), out=out)
     return out, demos
+
+
+@pytest.fixture
+def torch_threads() -> Iterator[None]:
+    """Put torch's intra-op thread count back after a test that changes it (rlpd's ``parallel_update`` does)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

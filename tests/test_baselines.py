@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +84,6 @@ def test_rlpd_moves_its_actor_once_per_env_step_or_with_every_critic_update(ever
     # UTD 3: RLPD's recipe moves the actor and α after every third critic update, SAC's schedule after each
     assert moved == ([True] * 6 if every else [False, False, True] * 2)
     assert (agent.critic_updates, agent.actor_updates) == (6, 6 if every else 2)
-
-
-@pytest.fixture
-def torch_threads() -> Iterator[None]:
-    """Put torch's intra-op thread count back after a test that changes it (``parallel_update`` does)."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def small_rlpd(**options: Any) -> RLPD:
