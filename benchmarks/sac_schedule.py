@@ -74,14 +74,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "sac_schedule.json"))
     parser.add_argument("--report-only", action="store_true", help="redo the BENCHMARKS.md section from --out")
+    parser.add_argument("--more", action="store_true",
+                        help="add these rounds to those in --out (same arms, settings and machine)")  # fmt: skip
     args = parser.parse_args()
     if args.report_only:
         update_section("sac-schedule", report(load_results(Path(args.out))))
         return
     runs = arms(args)
     rounds: dict[str, list[float | None]] = {name: [] for name in runs}
-    for round_ in range(args.rounds):  # every arm once per round: a drifting machine slows all arms alike
-        for name, run in runs.items():
+    commands = [command_line()]
+    if args.more:
+        earlier = load_results(Path(args.out))
+        same = (set(earlier.get("steps_per_s_rounds", {})), earlier.get("mode"), earlier.get("threads"),
+                earlier.get("machine")) == (set(runs), args.mode, args.threads, machine())  # fmt: skip
+        if not same:
+            raise SystemExit(f"--more: {args.out} holds other arms, settings or another machine; "
+                             "run without --more to replace it")  # fmt: skip
+        rounds = {name: list(values) for name, values in earlier["steps_per_s_rounds"].items()}
+        commands = earlier.get("commands", [earlier["command"]]) + commands
+    for round_ in range(len(rounds[EQUAL]), len(rounds[EQUAL]) + args.rounds):  # every arm once per round:
+        for name, run in runs.items():  # a drifting machine slows all arms alike
             rounds[name].append(in_fresh_process(args.threads, run))
             print(f"round {round_}: {name}: {rounds[name][-1]} env steps/s", flush=True)
     run_record: dict[str, Any] = {"steps_per_s_rounds": rounds}
@@ -102,7 +114,8 @@ def main() -> None:
         "parallel_over_alternating_utd4": ratio(rates[PARALLEL_4], rates[EQUAL]),
         "mode": args.mode,
         "threads": args.threads,
-        "command": command_line(),
+        "command": " && ".join(commands),
+        "commands": commands,
         "machine": machine(),
     }
     save_results(Path(args.out), data)
