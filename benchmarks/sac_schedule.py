@@ -110,8 +110,8 @@ def main() -> None:
         "ratio_parallel_utd1_rounds": round_ratios(run_record, PARALLEL_1, SB3_1),
         "ratio_parallel_utd4_equal_work": ratio(rates[PARALLEL_4], rates[SB3_4]),
         "ratio_parallel_utd4_equal_work_rounds": round_ratios(run_record, PARALLEL_4, SB3_4),
-        "parallel_over_alternating_utd1": ratio(rates[PARALLEL_1], rates[HONING_1]),
-        "parallel_over_alternating_utd4": ratio(rates[PARALLEL_4], rates[EQUAL]),
+        "parallel_over_alternating_utd1_rounds": round_ratios(run_record, PARALLEL_1, HONING_1),
+        "parallel_over_alternating_utd4_rounds": round_ratios(run_record, PARALLEL_4, EQUAL),
         "mode": args.mode,
         "threads": args.threads,
         "command": " && ".join(commands),
@@ -122,9 +122,13 @@ def main() -> None:
     update_section("sac-schedule", report(data))
 
 
-def paired(ratios: list[float]) -> str:
+def by_round(ratios: list[float]) -> str:
     """The round-by-round ratios' median and range: each round's pair ran minutes apart, not hours."""
-    return f"; round by round {statistics.median(ratios):.2f}x ({min(ratios)}-{max(ratios)}x)"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios)}-{max(ratios)}x)"
+
+
+def paired(ratios: list[float]) -> str:
+    return f"; round by round {by_round(ratios)}"
 
 
 def parallel_lines(data: dict[str, Any]) -> list[str]:
@@ -135,8 +139,10 @@ def parallel_lines(data: dict[str, Any]) -> list[str]:
         f"- `parallel_update` (the critic's and the actor's steps at once, on a core each): UTD 1 / SB3 SAC "
         f"**{data['ratio_parallel_utd1']}x**{paired(data['ratio_parallel_utd1_rounds'])}; UTD 4 with "
         f"`actor_every_update` (equal work) / SB3 SAC **{data['ratio_parallel_utd4_equal_work']}x**"
-        f"{paired(data['ratio_parallel_utd4_equal_work_rounds'])}; over the alternating update "
-        f"{data['parallel_over_alternating_utd1']}x at UTD 1, {data['parallel_over_alternating_utd4']}x at UTD 4",
+        f"{paired(data['ratio_parallel_utd4_equal_work_rounds'])}",
+        f"- `parallel_update` over the alternating update, round by round: UTD 1 "
+        f"{by_round(data['parallel_over_alternating_utd1_rounds'])}, UTD 4 with `actor_every_update` "
+        f"{by_round(data['parallel_over_alternating_utd4_rounds'])}",
     ]
 
 
