@@ -154,3 +154,29 @@ def test_idle_caches_reads_a_warm_step_and_the_ratio_round_by_round() -> None:
     with timing(thing, "work", seconds):
         assert thing.work(3) == 6
     assert len(seconds) == 1 and thing.work(4) == 8 and "work" not in vars(thing)  # the method is back
+
+
+def test_sac_schedule_reads_the_parallel_arms_round_by_round() -> None:
+    from benchmarks import sac_schedule as s
+
+    rounds = {s.EQUAL: [50.0, 40.0, 60.0], s.RECIPE: [80.0, 70.0, 90.0], s.SB3_4: [20.0, 10.0, 20.0],
+              s.HONING_1: [200.0, 100.0, 220.0], s.SB3_1: [100.0, 50.0, 100.0],
+              s.PARALLEL_1: [220.0, 150.0, 220.0], s.PARALLEL_4: [60.0, 40.0, 66.0]}  # fmt: skip
+    run = {"steps_per_s_rounds": rounds}
+    data = {"steps_per_s": {name: s.median(values) for name, values in rounds.items()}, "steps_per_s_rounds": rounds,
+            "ratio_utd4_equal_work": 2.5, "ratio_utd4_equal_work_rounds": s.round_ratios(run, s.EQUAL, s.SB3_4),
+            "ratio_utd4_recipe": 4.0, "ratio_utd1": 2.0, "ratio_utd1_rounds": s.round_ratios(run, s.HONING_1, s.SB3_1),
+            "ratio_parallel_utd1": 2.2, "ratio_parallel_utd1_rounds": s.round_ratios(run, s.PARALLEL_1, s.SB3_1),
+            "ratio_parallel_utd4_equal_work": 3.0,
+            "ratio_parallel_utd4_equal_work_rounds": s.round_ratios(run, s.PARALLEL_4, s.SB3_4),
+            "parallel_over_alternating_utd1_rounds": s.round_ratios(run, s.PARALLEL_1, s.HONING_1),
+            "parallel_over_alternating_utd4_rounds": s.round_ratios(run, s.PARALLEL_4, s.EQUAL),
+            "mode": "bf16-compiled", "threads": 2, "command": "python -m benchmarks.sac_schedule",
+            "machine": "m"}  # fmt: skip
+    text = s.report(data)
+    # parallel UTD 1 over SB3 per round: 2.2, 3.0, 2.2 -> median 2.2, range 2.2-3.0; over alternating 1.1, 1.5, 1.0
+    assert "UTD 1 / SB3 SAC **2.2x**; round by round 2.20x (2.2-3.0x)" in text
+    assert "round by round: UTD 1 1.10x (1.0-1.5x)" in text
+    assert "UTD 4 with `actor_every_update` 1.10x (1.0-1.2x)" in text  # 60/50, 40/40, 66/60
+    old = {key: value for key, value in data.items() if "parallel" not in key}
+    assert s.parallel_lines(old) == []  # a run from before the parallel arms has no such lines
