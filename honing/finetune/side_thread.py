@@ -1,7 +1,8 @@
 """A second thread for a learner's update, so that two independent steps run on two cores at once.
 
-Why: on a 2-core CPU one update at two intra-op threads gains only ~1.45x over one thread (its
-matmuls are small), while the critic's and the actor's steps of a simultaneous actor-critic
+Why: on a 2-core CPU one update at two intra-op threads gains only ~1.5x over one thread (its
+matmuls are small; rlpd 2x256 bf16-compiled, 328 against 487 updates/s, BENCHMARKS.md, learner
+throughput), while the critic's and the actor's steps of a simultaneous actor-critic
 update share no writes, so each can have a core to itself at one thread. Torch's kernels release
 Python's interpreter lock, and so do compiled graphs built with ``release_gil``
 (``honing.finetune.direct_call``), so a plain thread is enough: no process, no copies of the batch.
@@ -20,8 +21,8 @@ def one_thread() -> None:
     """Torch at one intra-op thread in this process from now on, the calling thread included.
 
     For the whole run, not around each step: a thread that goes back to two intra-op threads leaves
-    an OpenMP worker spinning after every parallel region, on the core the other step is using
-    (measured: a rlpd update 5.6 ms with the count set back after each step, 3.3 ms without).
+    an OpenMP worker spinning after every parallel region, on the core the other step is using, and
+    the steps slow each other down.
     """
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
