@@ -111,6 +111,9 @@ class RLPD(FusedUpdate):
         if config.parallel_update:  # each step its own graph, since they run on two threads
             self.actor_view = copy.deepcopy(self.actor).requires_grad_(False)
             self.critic_view = copy.deepcopy(self.critic).requires_grad_(False)
+            # (copy, weights) lists walked once, as the other cached parameter lists: a snapshot loads in place
+            self._views = [(list(self.actor_view.parameters()), list(self.actor.parameters())),
+                           (list(self.critic_view.parameters()), self.critic_params)]  # fmt: skip
             parts = (self._contained_critic_step, self._contained_actor_step)
             self._parts = tuple(DirectCompiled(part, release_gil=True) for part in parts) if config.compile else parts
             self._side = SideThread()
@@ -161,8 +164,8 @@ class RLPD(FusedUpdate):
         other: the same maths, on the same single intra-op thread."""
         one_thread()
         with torch.no_grad():
-            torch._foreach_copy_(list(self.actor_view.parameters()), list(self.actor.parameters()))
-            torch._foreach_copy_(list(self.critic_view.parameters()), list(self.critic.parameters()))
+            for view, weights in self._views:
+                torch._foreach_copy_(view, weights)
             alpha = self.log_alpha.exp()
         critic_args = (batch, draws, critic_state, alpha)
         actor_args = None if actor_state is None else (batch, draws, actor_state, alpha_state, alpha)
