@@ -14,14 +14,16 @@ Measured in one run on one machine, for every thread count asked for:
   loop: env step, base action, exploration, replay, updates), measured after the warm-up, in the
   modes of ``--modes``, and, at 2 threads or more, in the modes of ``--async-modes`` with both
   cores split (``async_actor = true``: the env in an actor process on one core, the learner on
-  the others; the ``async`` rows); every arm, SB3's included, once per round for ``--rounds``
+  the others; the ``async`` rows), and in the modes of ``--parallel-modes`` as rlpd with
+  ``parallel_update`` (its critic's and actor's steps at once, a core each; the ``parallel`` rows);
+  every arm, SB3's included, once per round for ``--rounds``
   rounds, medians reported (single runs in a row let the VM's drift, up to ~1.5x over an hour,
   land on one arm); with ``--fresh`` each of those runs starts its own Python process, as a
   training run does, instead of following the earlier arms in this one;
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
-``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm) over SB3's SAC
+``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm, ``parallel`` included) over SB3's SAC
 (float32, eager: SB3 has no mixed-precision option) at UTD 1, the one UTD where the two do the same
 updates (at UTD > 1 rlpd moves its actor once per env step, SB3's SAC once per gradient step; the
 like-for-like UTD 4 figure is residual-td3 against SB3's TD3, both with an actor delay of 2); ``flop_utilisation`` is
@@ -217,11 +219,14 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
         steps = args.env_steps // utd
         runs += [(f"honing {m} {mode}|utd{utd}", partial(honing_steps_per_s, m, utd, steps, args.warmup, mode))
                  for m in LEARNERS for mode in args.modes]  # fmt: skip
-        if threads > 1:  # the actor process takes one core, the learner the rest
+        if threads > 1:  # the actor process (or rlpd's side thread) takes a core, the learner the rest
             for m in LEARNERS:
                 for mode in args.async_modes:
                     run = partial(honing_steps_per_s, m, utd, steps, args.warmup, mode, True)
                     runs.append((f"honing {m} {mode} async|utd{utd}", partial(split_cores, threads, run)))
+            runs += [(f"honing rlpd {mode} parallel|utd{utd}",  # rlpd only: the critic's and actor's steps at once
+                      partial(honing_steps_per_s, "rlpd", utd, steps, args.warmup, mode,
+                              options={"parallel_update": True})) for mode in args.parallel_modes]  # fmt: skip
         runs += [(f"sb3 {algo}|utd{utd}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup))
                  for algo in ("SAC", "TD3")]  # fmt: skip
     rounds: dict[str, list[float | None]] = {name: [] for name, _ in runs}
@@ -295,8 +300,8 @@ def table(runs: list[dict[str, Any]], modes: list[str]) -> str:
     for run in runs:
         for name in names:
             rates = [run["steps_per_s"].get(f"{name}|utd{utd}") for utd in (1, 4)]
-            if name.endswith("async") and run["threads"] < 2:  # not measured: no core left for the actor
-                continue
+            if name.startswith("honing ") and rates == [None, None]:  # not run: async and parallel at 1 thread,
+                continue  # parallel for residual-td3
             rows.append(f"| {run['threads']} | {run['peak_gflops']} / {run.get('peak_gflops_bf16', '—')} | {name} | "
                         + " | ".join("—" if r is None else str(r) for r in rates) + " |")  # fmt: skip
     return "\n".join(rows)
@@ -315,6 +320,8 @@ def main() -> None:
                         help="modes of the end-to-end env-steps/s runs (the learner table has all four)")  # fmt: skip
     parser.add_argument("--async-modes", nargs="*", choices=list(MODES), default=["compiled", "bf16-compiled"],
                         help="modes also run with the actor process (at 2+ threads; none: --async-modes)")  # fmt: skip
+    parser.add_argument("--parallel-modes", nargs="*", choices=list(MODES), default=[],
+                        help="modes also run as rlpd with parallel_update (at 2+ threads; default none)")  # fmt: skip
     parser.add_argument("--fresh", action="store_true",
                         help="run every end-to-end arm in a new process of its own (as a training run is)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
@@ -356,11 +363,12 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The headline figures at the last thread count: honing's fastest arm against SB3, and utilisation."""
     head = runs[-1]
     rates = head["steps_per_s"]
-    every_arm = [arm for arm in end_to_end_arms(runs) if f"honing rlpd {arm}|utd1" in rates]
-    rlpd = fastest({arm: rates[f"honing rlpd {arm}|utd1"] for arm in every_arm})
-    rlpd4 = fastest({arm: rates[f"honing rlpd {arm}|utd4"] for arm in every_arm})
-    td3 = fastest({arm: rates[f"honing residual-td3 {arm}|utd1"] for arm in every_arm})
-    td3_4 = fastest({arm: rates[f"honing residual-td3 {arm}|utd4"] for arm in every_arm})
+
+    def best(method: str, utd: int) -> str:  # among the arms this method ran (parallel is rlpd's alone)
+        return fastest({arm: rates[key] for arm in end_to_end_arms(runs) if (key := f"honing {method} {arm}|utd{utd}")
+                        in rates})  # fmt: skip
+
+    rlpd, rlpd4, td3, td3_4 = best("rlpd", 1), best("rlpd", 4), best("residual-td3", 1), best("residual-td3", 4)
     learner_entry = head["learner"]["residual-td3|2x256|E2"]
     flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
     float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
@@ -404,7 +412,10 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         + (", every run in a new process of its own " if data.get("fresh") else " ")
         + f"(2x256, 2 critic heads, batch {BATCH}, the same "
         "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
-        "other core(s), `max_policy_lag = 2`). GFLOP per update counted by torch's flop counter (forward + "
+        "other core(s), `max_policy_lag = 2`; `parallel` rows: rlpd with `parallel_update`, its critic's and "
+        "actor's steps at once on a core each, the actor's step reading the critic from before this update's "
+        "critic step: the same steps as SB3's SAC, taken simultaneously instead of one after the other). "
+        "GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))

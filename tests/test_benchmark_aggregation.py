@@ -100,6 +100,32 @@ def test_throughput_rounds_give_medians_and_round_by_round_ratios() -> None:
     assert spread([2.0, 1.75, 2.0]) == " (round by round 1.75-2.0x)" and spread(None) == ""
 
 
+def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_own() -> None:
+    from benchmarks.learner_throughput import MODES, end_to_end_arms, summary, table
+
+    rounds = {"honing rlpd bf16-compiled|utd1": [200.0, 180.0, 220.0], "honing rlpd bf16-compiled|utd4": [80.0] * 3,
+              "honing residual-td3 bf16-compiled|utd1": [250.0] * 3,
+              "honing residual-td3 bf16-compiled|utd4": [90.0] * 3,
+              "honing rlpd bf16-compiled parallel|utd1": [240.0, 200.0, 300.0],
+              "honing rlpd bf16-compiled parallel|utd4": [70.0] * 3,
+              "sb3 SAC|utd1": [100.0, 100.0, 100.0], "sb3 TD3|utd1": [125.0] * 3, "sb3 SAC|utd4": [20.0] * 3,
+              "sb3 TD3|utd4": [45.0] * 3}  # fmt: skip
+    entry = {mode: {"updates_per_s": 100.0 + i, "achieved_gflops": 50.0, "flop_utilisation": 0.25}
+             for i, mode in enumerate(MODES)}  # fmt: skip
+    run = {"threads": 2, "peak_gflops": 200.0, "peak_gflops_bf16": 400.0, "steps_per_s_rounds": rounds,
+           "steps_per_s": {name: sorted(rates)[1] for name, rates in rounds.items()},
+           "learner": {"residual-td3|2x256|E2": {"gflop_per_update": 0.5, **entry}}}  # fmt: skip
+    data = summary([run])
+    assert end_to_end_arms([run]) == ["bf16-compiled", "bf16-compiled parallel"]
+    assert data["honing_mode"] == "bf16-compiled parallel" and data["ratio_vs_sb3"] == 2.4
+    assert data["ratio_vs_sb3_rounds"] == [2.4, 2.0, 3.0]
+    assert data["honing_mode_utd4"] == "bf16-compiled" and data["ratio_vs_sb3_utd4"] == 4.0  # the faster at UTD 4
+    assert data["residual_td3_mode"] == "bf16-compiled" and data["ratio_residual_td3_vs_sb3_td3"] == 2.0
+    rows = table([run], end_to_end_arms([run]))
+    assert "| honing rlpd bf16-compiled parallel | 240.0 | 70.0 |" in rows
+    assert "residual-td3 bf16-compiled parallel" not in rows  # never run: no row of dashes
+
+
 def test_run_profile_books_each_sample_to_its_phase() -> None:
     from benchmarks.run_profile import phase
 
