@@ -404,6 +404,10 @@ def spread(ratios: list[float] | None) -> str:
 def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
     """The BENCHMARKS.md section: what was measured, the tables, the headline."""
     rlpd, td3, flop_mode = data["honing_mode"], data["residual_td3_mode"], data["flop_utilisation_mode"]
+    parallel = ("; `parallel` rows: rlpd with `parallel_update`, its critic's and actor's steps at once on a core "
+                "each, the actor's step reading the critic from before this update's critic step: the same steps "
+                "as SB3's SAC, taken simultaneously instead of one after the other"
+                if any(arm.endswith(" parallel") for arm in end_to_end_arms(runs)) else "")  # fmt: skip
     return (
         "## Learner throughput\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
@@ -412,10 +416,9 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         + (", every run in a new process of its own " if data.get("fresh") else " ")
         + f"(2x256, 2 critic heads, batch {BATCH}, the same "
         "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
-        "other core(s), `max_policy_lag = 2`; `parallel` rows: rlpd with `parallel_update`, its critic's and "
-        "actor's steps at once on a core each, the actor's step reading the critic from before this update's "
-        "critic step: the same steps as SB3's SAC, taken simultaneously instead of one after the other). "
-        "GFLOP per update counted by torch's flop counter (forward + "
+        "other core(s), `max_policy_lag = 2`"
+        + parallel
+        + "). GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))

@@ -101,7 +101,8 @@ def test_throughput_rounds_give_medians_and_round_by_round_ratios() -> None:
 
 
 def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_own() -> None:
-    from benchmarks.learner_throughput import MODES, end_to_end_arms, summary, table
+    from benchmarks.common import ROOT
+    from benchmarks.learner_throughput import MODES, end_to_end_arms, report, summary, table
 
     rounds = {"honing rlpd bf16-compiled|utd1": [200.0, 180.0, 220.0], "honing rlpd bf16-compiled|utd4": [80.0] * 3,
               "honing residual-td3 bf16-compiled|utd1": [250.0] * 3,
@@ -124,6 +125,11 @@ def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_
     rows = table([run], end_to_end_arms([run]))
     assert "| honing rlpd bf16-compiled parallel | 240.0 | 70.0 |" in rows
     assert "residual-td3 bf16-compiled parallel" not in rows  # never run: no row of dashes
+    meta = {"command": "c", "machine": "m", "warmup": 1000, "rounds": 3, "fresh": True}
+    assert "`parallel` rows: rlpd with `parallel_update`" in report([run], data | meta, ROOT / "x.json")
+    for name in [name for name in rounds if "parallel" in name]:
+        del run["steps_per_s"][name], run["steps_per_s_rounds"][name]
+    assert "`parallel` rows" not in report([run], summary([run]) | meta, ROOT / "x.json")  # only where there are some
 
 
 def test_run_profile_books_each_sample_to_its_phase() -> None:
