@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,15 @@ def test_rlpd_parallel_update_compiled_runs_both_graphs_directly_and_matches_eag
 def test_rlpd_parallel_update_and_async_actor_exclude_each_other() -> None:
     with pytest.raises(ConfigError, match="parallel_update and async_actor"):
         RLPDConfig(parallel_update=True, async_actor=True).validate()
+
+
+def test_rlpd_parallel_update_warns_where_rlpds_recipe_leaves_nothing_to_overlap(torch_threads: None) -> None:
+    with pytest.warns(RuntimeWarning, match="only 1 update in 4 has an actor step"):
+        small_rlpd(parallel_update=True, utd=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SAC's schedule, or UTD 1: an actor step in every update
+        small_rlpd(parallel_update=True, utd=4, actor_every_update=True)
+        small_rlpd(parallel_update=True)
 
 
 def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:

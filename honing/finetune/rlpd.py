@@ -20,6 +20,7 @@ The sparse-reward, n-step harness is the one every method shares (``OffPolicyCon
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ class RLPDConfig(OffPolicyConfig):
     Torch is set to one intra-op thread for the process. Compiled, each step is its own graph, run
     without Python's lock; eager, the two threads contend for the lock between torch's ops, and the
     update takes about as long as an alternating one on two intra-op threads.
-    Not with ``async_actor``, which takes the second core for the env."""
+    Not with ``async_actor``, which takes the second core for the env. At UTD > 1 it pays only with
+    ``actor_every_update``: with RLPD's recipe the updates without an actor step have nothing to
+    overlap and take the critic's step on one thread (a warning says so)."""
 
     def validate(self) -> None:
         super().validate()
@@ -81,6 +84,21 @@ class RLPDConfig(OffPolicyConfig):
         if self.parallel_update and self.async_actor:
             raise ConfigError("parallel_update and async_actor both want the second core (for the actor's step, "
                               "for the env): set one of them to false")  # fmt: skip
+
+
+def warn_nothing_to_overlap(config: RLPDConfig) -> None:
+    """Say so when ``parallel_update`` would slow the run: a warning, as the maths is unaffected.
+
+    With RLPD's recipe at UTD n only one update in n has an actor step to overlap with the critic's;
+    the others take the critic's step alone, on the one intra-op thread the parallel update keeps,
+    where the alternating update has two (measured at UTD 4, metaworld/pick-place: 49.9 env steps/s
+    against 71.4; BENCHMARKS.md, learner throughput on the second machine).
+    """
+    if config.utd > 1 and not config.actor_every_update:
+        warnings.warn(f"parallel_update at utd = {config.utd} without actor_every_update: only 1 update in "
+                      f"{config.utd} has an actor step to overlap, the others run the critic's step on one thread, "
+                      "slower than the alternating update on two; set actor_every_update = true (SAC's own "
+                      "schedule) or parallel_update = false", RuntimeWarning, stacklevel=3)  # fmt: skip
 
 
 class RLPD(FusedUpdate):
@@ -109,6 +127,7 @@ class RLPD(FusedUpdate):
         self.trained_critic = Trained(self.critic, self.critic_optim)
         self.prepare_update(config, device)
         if config.parallel_update:  # each step its own graph, since they run on two threads
+            warn_nothing_to_overlap(config)
             self.actor_view = copy.deepcopy(self.actor).requires_grad_(False)
             self.critic_view = copy.deepcopy(self.critic).requires_grad_(False)
             # (copy, weights) lists walked once, as the other cached parameter lists: a snapshot loads in place
