@@ -58,10 +58,15 @@ def sac_policy_step(
     alpha_optim.step()
 
 
+def can_compile(device: torch.device) -> bool:
+    """Whether inductor can build kernels for `device` (on a CPU it needs a C++ compiler)."""
+    compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
+    return device.type != "cpu" or any(shutil.which(name) for name in compilers)
+
+
 def require_compiler(config: OffPolicyConfig, device: torch.device) -> None:
     """Refuse ``compile = true`` by name where inductor could not build its CPU kernels."""
-    compilers = (os.environ.get("CXX", "g++"), "g++", "clang++")
-    if config.compile and device.type == "cpu" and not any(shutil.which(name) for name in compilers):
+    if config.compile and not can_compile(device):
         raise ConfigError("compile = true needs a C++ compiler on CPU (torch.compile's inductor backend builds "
                           "its kernels with one): install g++ or set compile = false")  # fmt: skip
     # several runs in one process (tests, a one-worker sweep) share the compiled code objects; past
