@@ -26,7 +26,7 @@ from honing.policies.bc_policy import PolicyConfig
 
 @dataclass
 class QuickstartConfig:
-    """Budget of the quickstart pipeline (defaults finish in a few minutes on 2 CPU cores)."""
+    """Budget of the quickstart pipeline (the defaults take about ten minutes on 2 CPU cores)."""
 
     task: str = "metaworld/pick-place"
     """Task id (see 'honing tasks'); it needs a scripted expert."""
@@ -122,8 +122,8 @@ def run_quickstart(
 def quickstart_finetune_config(config: QuickstartConfig) -> ResidualTD3Config:
     """Residual TD3 at its own defaults, for a budget that shows the gain on 2 CPU cores.
 
-    On pick-place residual-td3 first dips while its critic learns (to 40-72% at 20-40k env steps from
-    a 72-76% base) and then climbs past the base: 94%, 96% and 98% at 100k steps over 3 seeds
+    On pick-place residual-td3 first dips while its critic learns (as low as 30% between 20k and 40k
+    env steps, from a 72-76% base) and then climbs past the base: 94%, 96% and 98% at 100k steps over 3 seeds
     (BENCHMARKS.md, fine-tuning on Meta-World). That takes 6-7 minutes on 2 cores with the bfloat16
     compiled learner and evaluation on both cores, against 12 for float32 eager; a shorter budget
     would stop in the dip. Warm-up and critic-only phases shrink with the budget, so a small one still
