@@ -129,3 +129,35 @@ def test_entry_point_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == f"honing: error: policy path '{tmp_path / 'none'}' does not exist"
+
+
+def test_honings_own_warnings_are_one_line_and_others_keep_pythons_form(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    from honing.cli import pipeline
+    from honing.finetune.rlpd import RLPDConfig, warn_nothing_to_overlap
+
+    def tasks_that_warn(args: argparse.Namespace) -> int:
+        warn_nothing_to_overlap(RLPDConfig(parallel_update=True, utd=4))  # honing's, as a run's config would
+        warnings.warn_explicit("elsewhere", RuntimeWarning, "/somewhere/else.py", 7)
+        return 0
+
+    monkeypatch.setattr(pipeline, "cmd_tasks", tasks_that_warn)
+    others: list[tuple[str, str]] = []
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *rest: object) -> None:
+        others.append((str(message), filename))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        assert main(["tasks"]) == 0
+        assert warnings.showwarning is show  # put back when the command returns
+    assert capsys.readouterr().err.splitlines() == [
+        "honing: warning: parallel_update at utd = 4 without actor_every_update: only 1 update in 4 has an actor "
+        "step to overlap, the others run the critic's step on one thread, slower than the alternating update on two; "
+        "set actor_every_update = true (SAC's own schedule) or parallel_update = false"
+    ]
+    assert others == [("elsewhere", "/somewhere/else.py")]  # shown as Python (here: the test's hook) shows it

@@ -2,7 +2,8 @@
 
 No logic lives here beyond argument handling: one module per family of subcommands (pipeline,
 finetune, tools), each with its ``cmd_*`` functions and the parsers that call them. Bad input
-raised as a HoningError is printed as one line, ``honing: error: ...``, with exit status 2.
+raised as a HoningError is printed as one line, ``honing: error: ...``, with exit status 2, and
+honing's own warnings as one line, ``honing: warning: ...``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from honing._version import __version__
 from honing.cli import finetune, pipeline, tools
@@ -33,11 +36,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line_warnings(show: Callable[..., None]) -> Callable[..., None]:
+    """`show` (``warnings.showwarning``) with honing's own warnings printed as one line,
+    ``honing: warning: ...``, as its errors are; a warning from anywhere else goes to `show`."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+    def shown(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+              line: str | None = None) -> None:  # fmt: skip
+        if os.path.abspath(filename).startswith(package):
+            print(f"honing: warning: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():  # restores Python's own display when the command returns
+            warnings.showwarning = one_line_warnings(warnings.showwarning)
+            return int(args.func(args))
     except HoningError as exc:
         print(f"honing: error: {exc}", file=sys.stderr)
         return 2
