@@ -15,7 +15,11 @@ Measured in one run on one machine, for every thread count asked for:
   modes of ``--modes``, and, at 2 threads or more, in the modes of ``--async-modes`` with both
   cores split (``async_actor = true``: the env in an actor process on one core, the learner on
   the others; the ``async`` rows), and in the modes of ``--parallel-modes`` as rlpd with
-  ``parallel_update`` (its critic's and actor's steps at once, a core each; the ``parallel`` rows);
+  ``parallel_update`` (its critic's and actor's steps at once, a core each; the ``parallel`` rows),
+  and in the modes of ``--plain-modes`` at UTD 1 as rlpd on SB3's own networks: the plain ReLU
+  MLPs of SB3's SAC, without the LayerNorm that honing's actor and critic have by default
+  (``critic_layer_norm = false``, ``actor.layer_norm = false``; ``parallel_update`` too at 2+
+  threads; the ``plain`` rows);
   every arm, SB3's included, once per round for ``--rounds``
   rounds, medians reported (single runs in a row let the VM's drift, up to ~1.5x over an hour,
   land on one arm); with ``--fresh`` each of those runs starts its own Python process, as a
@@ -23,8 +27,10 @@ Measured in one run on one machine, for every thread count asked for:
 - Stable-Baselines3's SAC (and TD3, the like-for-like algorithm for residual-td3) on the same task,
   network size (2x256, 2 critics), batch, UTD and thread count.
 
-``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm, ``parallel`` included) over SB3's SAC
-(float32, eager: SB3 has no mixed-precision option) at UTD 1, the one UTD where the two do the same
+``ratio_vs_sb3`` is honing's SAC (rlpd, 2 heads, 2x256, in its fastest arm, ``parallel`` and ``plain`` included)
+over SB3's SAC (float32, eager: SB3 has no mixed-precision option) at UTD 1; ``ratio_vs_sb3_layernorm``
+the same with honing's default LayerNorm networks, which do more work per update than SB3's (a
+LayerNorm forward and backward after every hidden layer). UTD 1 is the one UTD where the two do the same
 updates (at UTD > 1 rlpd moves its actor once per env step, SB3's SAC once per gradient step; the
 like-for-like UTD 4 figure is residual-td3 against SB3's TD3, both with an actor delay of 2); ``flop_utilisation`` is
 residual-td3's achieved GFLOP/s at 2x256 / 2 heads in that mode over the peak of that mode's
@@ -227,6 +233,11 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
             runs += [(f"honing rlpd {mode} parallel|utd{utd}",  # rlpd only: the critic's and actor's steps at once
                       partial(honing_steps_per_s, "rlpd", utd, steps, args.warmup, mode,
                               options={"parallel_update": True})) for mode in args.parallel_modes]  # fmt: skip
+        if utd == 1:  # SB3's networks: the like-for-like architecture (UTD 1: where rlpd and SB3 do the same steps)
+            for mode in args.plain_modes:
+                arm, options = plain_arm(mode, threads)
+                runs.append((f"honing rlpd {arm}|utd1", partial(honing_steps_per_s, "rlpd", 1, steps, args.warmup,
+                                                                 mode, options=options)))  # fmt: skip
         runs += [(f"sb3 {algo}|utd{utd}", partial(sb3_steps_per_s, algo, utd, steps, args.warmup))
                  for algo in ("SAC", "TD3")]  # fmt: skip
     rounds: dict[str, list[float | None]] = {name: [] for name, _ in runs}
@@ -239,6 +250,17 @@ def measure(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     if args.profile:
         profile_all(threads)
     return result
+
+
+PLAIN = {"critic_layer_norm": False, "actor.layer_norm": False}
+"""rlpd's options for SB3's SAC networks: Linear-ReLU stacks, no LayerNorm (honing's default has it)."""
+
+
+def plain_arm(mode: str, threads: int) -> tuple[str, dict[str, Any]]:
+    """The arm name and rlpd options for SB3's networks in `mode`: with ``parallel_update`` at 2+ threads."""
+    if threads > 1:
+        return f"{mode} parallel plain", PLAIN | {"parallel_update": True}
+    return f"{mode} plain", dict(PLAIN)
 
 
 def split_cores(threads: int, run: Callable[[], float]) -> float:
@@ -322,6 +344,9 @@ def main() -> None:
                         help="modes also run with the actor process (at 2+ threads; none: --async-modes)")  # fmt: skip
     parser.add_argument("--parallel-modes", nargs="*", choices=list(MODES), default=[],
                         help="modes also run as rlpd with parallel_update (at 2+ threads; default none)")  # fmt: skip
+    parser.add_argument("--plain-modes", nargs="*", choices=list(MODES), default=[],
+                        help="modes also run at UTD 1 as rlpd on SB3's networks, without LayerNorm (with "
+                             "parallel_update at 2+ threads; default none)")  # fmt: skip
     parser.add_argument("--fresh", action="store_true",
                         help="run every end-to-end arm in a new process of its own (as a training run is)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also write torch profiler tables")
@@ -364,11 +389,13 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     head = runs[-1]
     rates = head["steps_per_s"]
 
-    def best(method: str, utd: int) -> str:  # among the arms this method ran (parallel is rlpd's alone)
-        return fastest({arm: rates[key] for arm in end_to_end_arms(runs) if (key := f"honing {method} {arm}|utd{utd}")
-                        in rates})  # fmt: skip
+    def best(method: str, utd: int, plain: bool = True) -> str:
+        """The fastest arm among those this method ran (parallel and plain are rlpd's alone)."""
+        arms = [arm for arm in end_to_end_arms(runs) if plain or not is_plain(arm)]
+        return fastest({arm: rates[key] for arm in arms if (key := f"honing {method} {arm}|utd{utd}") in rates})
 
     rlpd, rlpd4, td3, td3_4 = best("rlpd", 1), best("rlpd", 4), best("residual-td3", 1), best("residual-td3", 4)
+    rlpd_normed = best("rlpd", 1, plain=False)
     learner_entry = head["learner"]["residual-td3|2x256|E2"]
     flop_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in MODES})
     float32_mode = fastest({mode: learner_entry[mode]["updates_per_s"] for mode in ("eager", "compiled")})
@@ -381,6 +408,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "honing_mode": rlpd,
         "ratio_vs_sb3": ratio(rates[f"honing rlpd {rlpd}|utd1"], rates["sb3 SAC|utd1"]),
         "ratio_vs_sb3_rounds": round_ratios(head, f"honing rlpd {rlpd}|utd1", "sb3 SAC|utd1"),
+        "ratio_vs_sb3_layernorm": ratio(rates[f"honing rlpd {rlpd_normed}|utd1"], rates["sb3 SAC|utd1"]),
+        "ratio_vs_sb3_layernorm_rounds": round_ratios(head, f"honing rlpd {rlpd_normed}|utd1", "sb3 SAC|utd1"),
+        "honing_mode_layernorm": rlpd_normed,
         "ratio_vs_sb3_eager": ratio(rates.get("honing rlpd eager|utd1"), rates["sb3 SAC|utd1"]),
         "ratio_vs_sb3_utd4": ratio(rates[f"honing rlpd {rlpd4}|utd4"], rates["sb3 SAC|utd4"]),
         "honing_mode_utd4": rlpd4,
@@ -396,6 +426,11 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def is_plain(arm: str) -> bool:
+    """Whether an arm ran on SB3's networks (no LayerNorm) rather than honing's default ones."""
+    return arm.endswith(" plain")
+
+
 def spread(ratios: list[float] | None) -> str:
     """`` (rounds: a-b)``: the per-round range of a median ratio, where rounds were kept."""
     return f" (round by round {min(ratios)}-{max(ratios)}x)" if ratios else ""
@@ -407,7 +442,14 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
     parallel = ("; `parallel` rows: rlpd with `parallel_update`, its critic's and actor's steps at once on a core "
                 "each, the actor's step reading the critic from before this update's critic step: the same steps "
                 "as SB3's SAC, taken simultaneously instead of one after the other"
-                if any(arm.endswith(" parallel") for arm in end_to_end_arms(runs)) else "")  # fmt: skip
+                if any(" parallel" in arm for arm in end_to_end_arms(runs)) else "")  # fmt: skip
+    plain = ("; `plain` rows: rlpd on SB3's own networks, the plain ReLU MLPs of its SAC (`critic_layer_norm = "
+             "false`, `actor.layer_norm = false`), where honing's default puts a LayerNorm after every hidden layer "
+             "of the actor and the critic heads (RLPD's critic): the like-for-like architecture, and less work per "
+             "update than the default" if any(is_plain(arm) for arm in end_to_end_arms(runs)) else "")  # fmt: skip
+    normed = (f" on SB3's own networks; with honing's default LayerNorm networks ({data['honing_mode_layernorm']}) "
+              f"{data['ratio_vs_sb3_layernorm']}x{spread(data.get('ratio_vs_sb3_layernorm_rounds'))}"
+              if is_plain(rlpd) else "")  # fmt: skip
     return (
         "## Learner throughput\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
@@ -418,12 +460,14 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
         "for SB3, which runs float32; `async` rows: the env in an actor process on one core, the learner on the "
         "other core(s), `max_policy_lag = 2`"
         + parallel
+        + plain
         + "). GFLOP per update counted by torch's flop counter (forward + "
         "backward); peaks: best float32 and bfloat16 matmul; a mode's utilisation is against its own "
         "precision's peak.\n\n"
         + table(runs, end_to_end_arms(runs))
         + f"\n\n- {data['headline_threads']} thread(s), UTD 1: honing SAC (rlpd, {rlpd}) / SB3 SAC "
         f"**{data['ratio_vs_sb3']}x**{spread(data.get('ratio_vs_sb3_rounds'))}"
+        + normed
         + (f" (eager float32 {data['ratio_vs_sb3_eager']}x)" if data.get("ratio_vs_sb3_eager") else "")
         + f"; residual-td3 ({td3}) / SB3 TD3 {data['ratio_residual_td3_vs_sb3_td3']}x"
         f"{spread(data.get('ratio_residual_td3_vs_sb3_td3_rounds'))}\n"

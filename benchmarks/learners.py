@@ -71,7 +71,8 @@ def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "e
     """honing's off-policy loop on the task, ready for :func:`advance` (2x256, 2 heads, batch 256;
     `steps` env steps in all, updates after `warmup`). With `async_actor`, the env runs in an actor
     process up to `max_policy_lag` steps ahead (the run's ``async_actor`` mode); close it after.
-    `options`: further config fields of the method (e.g. rlpd's ``actor_every_update``)."""
+    `options`: further config fields of the method (e.g. rlpd's ``actor_every_update``; dotted for
+    nested ones, ``actor.layer_norm``)."""
     task = get_task(TASK)
     obs_dim, act_dim = task.spaces()
     episodes = demo_episodes()
@@ -83,10 +84,14 @@ def training_loop(method: str, utd: int, steps: int, warmup: int, mode: str = "e
                         precision=precision, async_actor=async_actor, max_policy_lag=max_policy_lag)  # fmt: skip
     if method == "residual-td3":
         config.critic_warmup = 0
-    for name, value in (options or {}).items():
-        if not hasattr(config, name):
+    for name, value in (options or {}).items():  # dotted names reach nested configs ("actor.layer_norm")
+        *parents, last = name.split(".")
+        owner = config
+        for parent in parents:
+            owner = getattr(owner, parent)
+        if not hasattr(owner, last):
             raise ValueError(f"{config_cls.__name__} has no field {name!r}")
-        setattr(config, name, value)
+        setattr(owner, last, value)
     torch.manual_seed(0)
     torch._dynamo.reset()
     agent = agent_cls(config, obs_dim, act_dim, normalizer, torch.device("cpu"))

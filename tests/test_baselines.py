@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -151,6 +152,50 @@ def test_rlpd_parallel_update_warns_where_rlpds_recipe_leaves_nothing_to_overlap
         warnings.simplefilter("error")  # SAC's schedule, or UTD 1: an actor step in every update
         small_rlpd(parallel_update=True, utd=4, actor_every_update=True)
         small_rlpd(parallel_update=True)
+
+
+def test_without_layer_norm_the_networks_are_sb3s_plain_mlps() -> None:
+    """``critic_layer_norm = false`` and ``actor.layer_norm = false``: each critic head and the actor are
+    Linear-ReLU stacks with SB3's SAC widths and nothing else, and compute exactly that."""
+    options = {"critic_layer_norm": False, "actor": {"layer_norm": False, "hidden_dims": [16, 16]},
+               "critic_hidden_dims": [16, 16], "num_critics": 2}  # fmt: skip
+    agent = RLPD(method_config("rlpd", options), 3, 2, Normalizer.identity(3, 2), CPU)
+    for network in (agent.critic, agent.actor):
+        kinds = {type(module).__name__ for module in network.body}
+        assert "LayerNorm" not in str(kinds) and "ReLU" in kinds
+    # SB3's SAC: per critic head 5->16->16->1, actor 3->16->16->(mean, log-std) = 4 outputs
+    assert sum(p.numel() for p in agent.critic.parameters()) == 2 * (5 * 16 + 16 + 16 * 16 + 16 + 16 + 1)
+    assert sum(p.numel() for p in agent.actor.parameters()) == 3 * 16 + 16 + 16 * 16 + 16 + 16 * 4 + 4
+    obs, action = torch.randn(6, 3), torch.rand(6, 2) * 2 - 1
+    first, _, second, _, head = agent.critic.body
+    for e in range(2):
+        hidden = torch.relu(torch.cat([obs, action], -1) @ first.weight[e] + first.bias[e])
+        hidden = torch.relu(hidden @ second.weight[e] + second.bias[e])
+        torch.testing.assert_close(agent.critic(obs, action)[e], (hidden @ head.weight[e] + head.bias[e]).squeeze(-1))
+    assert agent.update(small_batches(1)[0])["critic_loss"] >= 0.0
+    with_norm = RLPD(method_config("rlpd", {}), 3, 2, Normalizer.identity(3, 2), CPU)  # the default: RLPD's
+    assert any("LayerNorm" in type(m).__name__ for net in (with_norm.critic, with_norm.actor) for m in net.body)
+
+
+def test_an_ibrl_policy_keeps_its_critics_layer_norm_setting_and_older_ones_load_with_it(tmp_path: Path) -> None:
+    normalizer = Normalizer.identity(6, 2)
+    obs = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    torch.manual_seed(0)
+    plain = IBRLNetworks(ActorConfig(hidden_dims=(16,), gaussian=False, layer_norm=False),
+                         CriticConfig((16,), 2, layer_norm=False), 6, 2, normalizer)  # fmt: skip
+    loaded = load_policy(save_policy(IBRLPolicy(make_policy(obs_dim=6), plain), tmp_path / "plain"))
+    assert isinstance(loaded, IBRLPolicy) and len(loaded.networks.critic.body) == len(plain.critic.body) == 3
+    np.testing.assert_allclose(loaded.act(obs), IBRLPolicy(make_policy(obs_dim=6), plain).act(obs), atol=1e-6)
+    # a policy saved before the option existed has no layer_norm keys: it was built with LayerNorm
+    normed = IBRLNetworks(ActorConfig(hidden_dims=(16,), gaussian=False), CriticConfig((16,), 2), 6, 2, normalizer)
+    saved = save_policy(IBRLPolicy(make_policy(obs_dim=6), normed), tmp_path / "older")
+    config_path = next(saved.glob("config.json"))
+    config = json.loads(config_path.read_text())
+    assert config["actor"].pop("layer_norm") is True and config["critic"].pop("layer_norm") is True
+    config_path.write_text(json.dumps(config))
+    older = load_policy(saved)
+    assert isinstance(older, IBRLPolicy) and len(older.networks.critic.body) == 4
+    np.testing.assert_allclose(older.act(obs), IBRLPolicy(make_policy(obs_dim=6), normed).act(obs), atol=1e-6)
 
 
 def test_ibrl_acts_and_bootstraps_with_the_higher_q_proposal() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from benchmarks.finetune_metaworld import UNRECORDED, aggregate, machines, steps_to
@@ -100,9 +102,9 @@ def test_throughput_rounds_give_medians_and_round_by_round_ratios() -> None:
     assert spread([2.0, 1.75, 2.0]) == " (round by round 1.75-2.0x)" and spread(None) == ""
 
 
-def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_own() -> None:
-    from benchmarks.common import ROOT
-    from benchmarks.learner_throughput import MODES, end_to_end_arms, report, summary, table
+def throughput_run(**extra: list[float]) -> dict[str, Any]:
+    """A learner-throughput run at 2 threads with the rates given (medians of three rounds), plus `extra` arms."""
+    from benchmarks.learner_throughput import MODES
 
     rounds = {"honing rlpd bf16-compiled|utd1": [200.0, 180.0, 220.0], "honing rlpd bf16-compiled|utd4": [80.0] * 3,
               "honing residual-td3 bf16-compiled|utd1": [250.0] * 3,
@@ -110,12 +112,22 @@ def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_
               "honing rlpd bf16-compiled parallel|utd1": [240.0, 200.0, 300.0],
               "honing rlpd bf16-compiled parallel|utd4": [70.0] * 3,
               "sb3 SAC|utd1": [100.0, 100.0, 100.0], "sb3 TD3|utd1": [125.0] * 3, "sb3 SAC|utd4": [20.0] * 3,
-              "sb3 TD3|utd4": [45.0] * 3}  # fmt: skip
+              "sb3 TD3|utd4": [45.0] * 3} | extra  # fmt: skip
     entry = {mode: {"updates_per_s": 100.0 + i, "achieved_gflops": 50.0, "flop_utilisation": 0.25}
              for i, mode in enumerate(MODES)}  # fmt: skip
-    run = {"threads": 2, "peak_gflops": 200.0, "peak_gflops_bf16": 400.0, "steps_per_s_rounds": rounds,
-           "steps_per_s": {name: sorted(rates)[1] for name, rates in rounds.items()},
-           "learner": {"residual-td3|2x256|E2": {"gflop_per_update": 0.5, **entry}}}  # fmt: skip
+    return {"threads": 2, "peak_gflops": 200.0, "peak_gflops_bf16": 400.0, "steps_per_s_rounds": rounds,
+            "steps_per_s": {name: sorted(rates)[1] for name, rates in rounds.items()},
+            "learner": {"residual-td3|2x256|E2": {"gflop_per_update": 0.5, **entry}}}  # fmt: skip
+
+
+THROUGHPUT_META = {"command": "c", "machine": "m", "warmup": 1000, "rounds": 3, "fresh": True}
+
+
+def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_own() -> None:
+    from benchmarks.common import ROOT
+    from benchmarks.learner_throughput import end_to_end_arms, report, summary, table
+
+    run = throughput_run()
     data = summary([run])
     assert end_to_end_arms([run]) == ["bf16-compiled", "bf16-compiled parallel"]
     assert data["honing_mode"] == "bf16-compiled parallel" and data["ratio_vs_sb3"] == 2.4
@@ -125,11 +137,33 @@ def test_throughput_headline_takes_rlpds_parallel_arm_and_residual_td3_only_its_
     rows = table([run], end_to_end_arms([run]))
     assert "| honing rlpd bf16-compiled parallel | 240.0 | 70.0 |" in rows
     assert "residual-td3 bf16-compiled parallel" not in rows  # never run: no row of dashes
-    meta = {"command": "c", "machine": "m", "warmup": 1000, "rounds": 3, "fresh": True}
+    meta = THROUGHPUT_META
+    assert data["ratio_vs_sb3_layernorm"] == 2.4  # no plain arm: the LayerNorm figure is the headline
+    assert "SB3's own networks" not in report([run], data | meta, ROOT / "x.json")
     assert "`parallel` rows: rlpd with `parallel_update`" in report([run], data | meta, ROOT / "x.json")
-    for name in [name for name in rounds if "parallel" in name]:
+    for name in [name for name in run["steps_per_s_rounds"] if "parallel" in name]:
         del run["steps_per_s"][name], run["steps_per_s_rounds"][name]
     assert "`parallel` rows" not in report([run], summary([run]) | meta, ROOT / "x.json")  # only where there are some
+
+
+def test_throughput_headline_on_sb3s_networks_keeps_the_layernorm_figure_beside_it() -> None:
+    from benchmarks.common import ROOT
+    from benchmarks.learner_throughput import end_to_end_arms, report, summary, table
+
+    run = throughput_run(**{"honing rlpd bf16-compiled parallel plain|utd1": [330.0, 250.0, 300.0]})
+    data = summary([run])
+    assert end_to_end_arms([run])[-1] == "bf16-compiled parallel plain"
+    assert data["honing_mode"] == "bf16-compiled parallel plain" and data["ratio_vs_sb3"] == 3.0
+    assert data["ratio_vs_sb3_rounds"] == [3.3, 2.5, 3.0]
+    # the default networks' figure: the fastest arm that is not plain, with its own rounds
+    assert data["honing_mode_layernorm"] == "bf16-compiled parallel" and data["ratio_vs_sb3_layernorm"] == 2.4
+    assert data["ratio_vs_sb3_layernorm_rounds"] == [2.4, 2.0, 3.0]
+    assert data["honing_mode_utd4"] == "bf16-compiled"  # plain runs at UTD 1 only
+    assert "| honing rlpd bf16-compiled parallel plain | 300.0 | — |" in table([run], end_to_end_arms([run]))
+    text = report([run], data | THROUGHPUT_META, ROOT / "x.json")
+    assert "`plain` rows: rlpd on SB3's own networks" in text
+    assert "**3.0x** (round by round 2.5-3.3x) on SB3's own networks; with honing's default LayerNorm " in text
+    assert "(bf16-compiled parallel) 2.4x (round by round 2.0-3.0x)" in text
 
 
 def test_run_profile_books_each_sample_to_its_phase() -> None:

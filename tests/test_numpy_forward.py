@@ -49,9 +49,12 @@ def torch_path(monkeypatch: pytest.MonkeyPatch) -> Callable[..., np.ndarray]:
     return call
 
 
-@pytest.mark.parametrize("gaussian", [True, False])
-def test_the_actor_acts_in_numpy_as_in_torch(gaussian: bool, torch_path: Callable[..., np.ndarray]) -> None:
-    actor = randomised(Actor(ActorConfig(hidden_dims=(16, 16), gaussian=gaussian), OBS, ACT, normalizer()))
+@pytest.mark.parametrize(("gaussian", "layer_norm"), [(True, True), (False, True), (True, False)])
+def test_the_actor_acts_in_numpy_as_in_torch(
+    gaussian: bool, layer_norm: bool, torch_path: Callable[..., np.ndarray]
+) -> None:  # fmt: skip
+    config = ActorConfig(hidden_dims=(16, 16), gaussian=gaussian, layer_norm=layer_norm)
+    actor = randomised(Actor(config, OBS, ACT, normalizer()))
     assert numpy_forward(actor) is not None
     obs = np.random.default_rng(2).normal(size=OBS).astype(np.float32)
     eps = torch.randn((1, ACT), generator=torch.Generator().manual_seed(3)) if gaussian else None

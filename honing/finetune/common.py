@@ -6,6 +6,7 @@ import multiprocessing
 from dataclasses import dataclass
 
 from honing.errors import ConfigError
+from honing.policies.ensemble import CriticEnsemble
 
 
 def require(config: object, names: tuple[str, ...], positive: bool) -> None:
@@ -70,7 +71,11 @@ class OffPolicyConfig(FinetuneConfig):
     buffer_size: int = 1_000_000
     """Capacity of the online replay buffer (transitions)."""
     critic_hidden_dims: tuple[int, ...] = (256, 256)
-    """Widths of each critic head (LayerNorm MLP)."""
+    """Widths of each critic head."""
+    critic_layer_norm: bool = True
+    """LayerNorm after every hidden layer of the critic heads (RLPD's critic, which keeps Q in range at
+    high UTD); false gives the plain ReLU MLP of SAC's and TD3's critics as Stable-Baselines3 builds
+    them, whose update is cheaper (no LayerNorm forward and backward)."""
     num_critics: int = 2
     """Critic ensemble size (2-10)."""
     num_target_critics: int = 2
@@ -129,6 +134,12 @@ class OffPolicyConfig(FinetuneConfig):
             )
         if not 0.0 < self.tau <= 1.0:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
+
+
+def critic_ensemble(config: OffPolicyConfig, in_dim: int, hidden_dims: tuple[int, ...] | None = None) -> CriticEnsemble:
+    """The method's Q-ensemble on `in_dim` inputs as `config` shapes it (`hidden_dims` in place of its widths)."""
+    widths = config.critic_hidden_dims if hidden_dims is None else hidden_dims
+    return CriticEnsemble(in_dim, widths, config.num_critics, layer_norm=config.critic_layer_norm)
 
 
 @dataclass

@@ -26,12 +26,11 @@ import torch
 
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
-from honing.finetune.common import TD3Config, require
+from honing.finetune.common import TD3Config, critic_ensemble, require
 from honing.finetune.fused import Metrics
 from honing.finetune.td3 import ActorFn, Batch, TD3Learner
 from honing.policies.actor import Actor, ActorConfig, ActorPolicy
 from honing.policies.base import Policy
-from honing.policies.ensemble import CriticEnsemble
 
 
 def _deterministic_actor() -> ActorConfig:
@@ -71,7 +70,7 @@ class DemoReg(TD3Learner):
         self, config: DemoRegConfig, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:
         actor = Actor(config.actor, obs_dim, act_dim, normalizer).to(device)
-        critic = CriticEnsemble(obs_dim + act_dim, config.critic_hidden_dims, config.num_critics).to(device)
+        critic = critic_ensemble(config, obs_dim + act_dim).to(device)
         super().__init__(config, actor, critic, device)
         self.config: DemoRegConfig = config
         self.actor: Actor = actor

@@ -31,7 +31,7 @@ import torch
 from honing import seeding
 from honing.data.dataset import Dataset
 from honing.errors import ConfigError, DivergenceError, HoningError
-from honing.finetune.common import OffPolicyConfig, require
+from honing.finetune.common import OffPolicyConfig, critic_ensemble, require
 from honing.finetune.replay import NStepTransition, ReplayBuffer, sample_mixed, sparse_demo_view
 from honing.finetune.tracker import FinetuneResult, RunTracker, Say
 from honing.finetune.updates import CompiledUpdate, adam, frozen, polyak, random_heads, sac_policy_step
@@ -40,7 +40,6 @@ from honing.policies.base import Policy
 from honing.policies.bc_policy import BCPolicy
 from honing.policies.diffusion import DiffusionNetwork
 from honing.policies.dsrl_policy import DSRLPolicy
-from honing.policies.ensemble import CriticEnsemble
 from honing.runs import snapshot as snap
 from honing.runs.rundir import RunDir
 from honing.tasks import Task
@@ -132,10 +131,10 @@ class DSRL(CompiledUpdate):
             last = self.actor.body[-1]
             last.weight[: self.noise_dim].zero_()
             last.bias[: self.noise_dim].zero_()
-        self.critic = CriticEnsemble(obs_dim + self.chunk_dim, config.critic_hidden_dims, config.num_critics).to(device)
+        self.critic = critic_ensemble(config, obs_dim + self.chunk_dim).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.noise_critic = CriticEnsemble(obs_dim + self.noise_dim, config.noise_critic_hidden_dims,
-                                           config.num_critics).to(device)  # fmt: skip
+        noise_dims = config.noise_critic_hidden_dims
+        self.noise_critic = critic_ensemble(config, obs_dim + self.noise_dim, noise_dims).to(device)
         self.log_alpha = torch.tensor(math.log(config.init_temperature), device=device, requires_grad=True)
         self.target_entropy = config.target_entropy if config.target_entropy is not None else -self.noise_dim / 2
         self.actor_optim = adam(self.actor.parameters(), config.actor_lr)

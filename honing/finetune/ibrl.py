@@ -54,7 +54,7 @@ class IBRL(TD3Learner):
     def __init__(
         self, config: IBRLConfig, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:
-        critic = CriticConfig(config.critic_hidden_dims, config.num_critics)
+        critic = CriticConfig(config.critic_hidden_dims, config.num_critics, config.critic_layer_norm)
         self.networks = IBRLNetworks(config.actor, critic, obs_dim, act_dim, normalizer).to(device)
         super().__init__(config, self.networks.actor, self.networks.critic, device)
         self.config: IBRLConfig = config

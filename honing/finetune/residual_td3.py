@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 from honing.data.normalization import Normalizer
-from honing.finetune.common import TD3Config
+from honing.finetune.common import TD3Config, critic_ensemble
 from honing.finetune.fused import Metrics
 from honing.finetune.td3 import ActorFn, Batch, TD3Learner
 from honing.policies.base import Policy
-from honing.policies.ensemble import CriticEnsemble
 from honing.policies.residual_policy import ResidualActor, ResidualActorConfig, ResidualPolicy
 
 
@@ -49,7 +48,7 @@ class ResidualTD3(TD3Learner):
         self, config: ResidualTD3Config, obs_dim: int, act_dim: int, normalizer: Normalizer, device: torch.device
     ) -> None:
         actor = ResidualActor(config.actor, obs_dim, act_dim, normalizer).to(device)
-        critic = CriticEnsemble(obs_dim + act_dim, config.critic_hidden_dims, config.num_critics).to(device)
+        critic = critic_ensemble(config, obs_dim + act_dim).to(device)
         super().__init__(config, actor, critic, device)
         self.config: ResidualTD3Config = config
         self.actor: ResidualActor = actor

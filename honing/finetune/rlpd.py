@@ -30,7 +30,7 @@ import torch
 
 from honing.data.normalization import Normalizer
 from honing.errors import ConfigError
-from honing.finetune.common import OffPolicyConfig, require
+from honing.finetune.common import OffPolicyConfig, critic_ensemble, require
 from honing.finetune.direct_call import DirectCompiled
 from honing.finetune.fused import AdamTensors, Bound, FusedUpdate, Metrics, Trained, adam_, adam_tensors, to_floats
 from honing.finetune.side_thread import SideThread, one_thread
@@ -114,7 +114,7 @@ class RLPD(FusedUpdate):
         self.config, self.device = config, device
         self.uses_base = False
         self.actor = Actor(config.actor, obs_dim, act_dim, normalizer).to(device)
-        self.critic = CriticEnsemble(obs_dim + act_dim, config.critic_hidden_dims, config.num_critics).to(device)
+        self.critic = critic_ensemble(config, obs_dim + act_dim).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(float(np.log(config.init_temperature)), device=device, requires_grad=True)
         self.target_entropy = config.target_entropy if config.target_entropy is not None else -act_dim / 2

@@ -27,7 +27,10 @@ class ActorConfig:
     """Architecture of a from-scratch actor."""
 
     hidden_dims: tuple[int, ...] = (256, 256)
-    """Widths of the LayerNorm MLP."""
+    """Widths of the MLP."""
+    layer_norm: bool = True
+    """LayerNorm after every hidden layer; false gives the plain ReLU MLP of SAC's and TD3's actors
+    as Stable-Baselines3 builds them."""
     gaussian: bool = True
     """Gaussian (SAC) or deterministic (TD3) actor."""
     log_std_min: float = -5.0
@@ -49,7 +52,7 @@ class Actor(ObsNormalized):
         super().__init__()
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         outputs = 2 * act_dim if config.gaussian else act_dim
-        self.body = mlp(obs_dim, outputs, config.hidden_dims, layer_norm=True)
+        self.body = mlp(obs_dim, outputs, config.hidden_dims, layer_norm=config.layer_norm)
         self.register_normalizer(normalizer)
 
     def _heads(self, norm_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

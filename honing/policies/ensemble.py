@@ -57,15 +57,22 @@ class EnsembleLayerNorm(nn.Module):
 
 
 class CriticEnsemble(nn.Module):
-    """Q(obs, action) for E heads at once: input (B, obs+act), output (E, B)."""
+    """Q(obs, action) for E heads at once: input (B, obs+act), output (E, B).
 
-    def __init__(self, in_dim: int, hidden_dims: Sequence[int], ensemble: int) -> None:
+    LayerNorm after every hidden layer by default (RLPD's critic); without it, `layer_norm=False`,
+    each head is the plain ReLU MLP of SAC and TD3 as Stable-Baselines3 builds them.
+    """
+
+    def __init__(self, in_dim: int, hidden_dims: Sequence[int], ensemble: int, layer_norm: bool = True) -> None:
         super().__init__()
         self.ensemble = ensemble
         layers: list[nn.Module] = []
         previous = in_dim
         for width in hidden_dims:
-            layers += [EnsembleLinear(ensemble, previous, width), EnsembleLayerNorm(ensemble, width), nn.ReLU()]
+            layers.append(EnsembleLinear(ensemble, previous, width))
+            if layer_norm:
+                layers.append(EnsembleLayerNorm(ensemble, width))
+            layers.append(nn.ReLU())
             previous = width
         layers.append(EnsembleHead(ensemble, previous, 1))
         self.body = nn.Sequential(*layers)

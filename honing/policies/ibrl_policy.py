@@ -26,9 +26,11 @@ class CriticConfig:
     """Shape of a Q-ensemble (stored so a saved IBRL policy can rebuild its critic)."""
 
     hidden_dims: tuple[int, ...] = (256, 256)
-    """Widths of each head (LayerNorm MLP)."""
+    """Widths of each head."""
     num_critics: int = 2
     """Ensemble size."""
+    layer_norm: bool = True
+    """LayerNorm after every hidden layer (absent from policies saved before it existed: true)."""
 
     def validate(self) -> None:
         if not self.hidden_dims or min(self.hidden_dims) <= 0 or self.num_critics <= 0:
@@ -44,7 +46,7 @@ class IBRLNetworks(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim, self.critic_config = obs_dim, act_dim, critic
         self.actor = Actor(actor, obs_dim, act_dim, normalizer)
-        self.critic = CriticEnsemble(obs_dim + act_dim, critic.hidden_dims, critic.num_critics)
+        self.critic = CriticEnsemble(obs_dim + act_dim, critic.hidden_dims, critic.num_critics, critic.layer_norm)
 
     def choose(self, norm_obs: torch.Tensor, base_action: torch.Tensor, rl_action: torch.Tensor) -> torch.Tensor:
         """Per row, whichever of the two proposals has the higher mean Q."""
