@@ -40,6 +40,9 @@ torch profiler's op table for each mode's updates (2x256, 2 heads) is written ne
 
     python -m benchmarks.learner_throughput            # needs: pip install 'honing[bench]'
     python -m benchmarks.learner_throughput --profile-only --threads 1 2
+
+A run on another machine kept beside the headline goes to a JSON and a section of its own
+(``--out``, ``--section``, ``--title``; ``--report-only`` redoes a section from its JSON).
 """
 
 from __future__ import annotations
@@ -354,6 +357,9 @@ def main() -> None:
                         help="write the profiler tables for --threads, then stop (no timings, no JSON)")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "learner_throughput.json"))
     parser.add_argument("--report-only", action="store_true", help="redo the summary and table from --out")
+    parser.add_argument("--section", default="learner-throughput",
+                        help="BENCHMARKS.md section the report goes to (one per machine's run kept)")  # fmt: skip
+    parser.add_argument("--title", default="## Learner throughput", help="the section's heading, with its level")
     args = parser.parse_args()
     if args.profile_only:
         for threads in args.threads:
@@ -373,7 +379,7 @@ def main() -> None:
                 "fresh": args.fresh}  # fmt: skip
     data = summary(runs) | meta
     save_results(out, data)
-    update_section("learner-throughput", report(runs, data, out))
+    update_section(args.section, report(runs, data, out, args.title))
     print(table(runs, end_to_end_arms(runs)))
 
 
@@ -436,7 +442,7 @@ def spread(ratios: list[float] | None) -> str:
     return f" (round by round {min(ratios)}-{max(ratios)}x)" if ratios else ""
 
 
-def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
+def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path, title: str = "## Learner throughput") -> str:
     """The BENCHMARKS.md section: what was measured, the tables, the headline."""
     rlpd, td3, flop_mode = data["honing_mode"], data["residual_td3_mode"], data["flop_utilisation_mode"]
     parallel = ("; `parallel` rows: rlpd with `parallel_update`, its critic's and actor's steps at once on a core "
@@ -451,7 +457,7 @@ def report(runs: list[dict[str, Any]], data: dict[str, Any], out: Path) -> str:
               f"{data['ratio_vs_sb3_layernorm']}x{spread(data.get('ratio_vs_sb3_layernorm_rounds'))}"
               if is_plain(rlpd) else "")  # fmt: skip
     return (
-        "## Learner throughput\n\n"
+        f"{title}\n\n"
         f"Updates on synthetic replay with {TASK}'s dimensions (batch {BATCH}) in four modes (float32 eager and "
         "compiled, bfloat16 autocast eager and compiled), timed in alternating rounds; end-to-end training env "
         f"steps/s on {TASK} after {data['warmup']} warm-up steps, median of {data['rounds']} alternating round(s)"
