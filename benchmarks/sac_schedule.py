@@ -11,11 +11,16 @@ rounds, each arm in a new process of its own (as ``learner_throughput --fresh`` 
 - SB3's SAC at UTD 4 (``gradient_steps = 4``);
 - both at UTD 1, the headline pair, for reference within the same rounds;
 - rlpd with ``parallel_update`` (the critic's and the actor's steps at once, on a core each) at UTD 1,
-  and at UTD 4 with ``actor_every_update``: the same work, on both cores.
+  and at UTD 4 with ``actor_every_update``: the same work, on both cores;
+- with ``--plain``, those two parallel arms again on SB3's own networks (the plain ReLU MLPs of its
+  SAC: ``critic_layer_norm`` and ``actor.layer_norm`` false; honing's default has a LayerNorm after
+  every hidden layer): the like-for-like architecture.
 
     python -m benchmarks.sac_schedule     # needs: pip install 'honing[bench]' (Stable-Baselines3)
+    python -m benchmarks.sac_schedule --plain --out benchmarks/results/sac_schedule_plain.json \
+        --section sac-schedule-plain --title "SAC on SB3's own networks, at UTD 1 and at UTD 4 with equal work"
 
-Writes ``benchmarks/results/sac_schedule.json`` and a section of BENCHMARKS.md.
+Writes ``benchmarks/results/sac_schedule.json`` (or ``--out``) and a section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from benchmarks.common import (
     save_results,
     update_section,
 )
-from benchmarks.learner_throughput import honing_steps_per_s, median, ratio, round_ratios, sb3_steps_per_s
+from benchmarks.learner_throughput import PLAIN, honing_steps_per_s, median, ratio, round_ratios, sb3_steps_per_s
 from benchmarks.learners import BATCH, TASK
 
 EQUAL = "honing rlpd actor every update|utd4"
@@ -47,12 +52,20 @@ HONING_1 = "honing rlpd|utd1"
 SB3_1 = "sb3 SAC|utd1"
 PARALLEL_1 = "honing rlpd parallel|utd1"
 PARALLEL_4 = "honing rlpd parallel actor every update|utd4"
+TITLE = "SAC at UTD 4 with equal work: rlpd on SAC's own schedule"
+PLAIN_1 = "honing rlpd parallel plain|utd1"
+PLAIN_4 = "honing rlpd parallel plain actor every update|utd4"
 
 
 def arms(args: argparse.Namespace) -> dict[str, Callable[[], float | None]]:
     honing = partial(honing_steps_per_s, "rlpd", warmup=args.warmup, mode=args.mode)
     quarter = args.env_steps // 4
-    return {
+    plain = {
+        PLAIN_1: partial(honing, utd=1, steps=args.env_steps, options=PLAIN | {"parallel_update": True}),
+        PLAIN_4: partial(honing, utd=4, steps=quarter,
+                         options=PLAIN | {"actor_every_update": True, "parallel_update": True}),
+    } if args.plain else {}  # fmt: skip
+    return plain | {
         EQUAL: partial(honing, utd=4, steps=quarter, options={"actor_every_update": True}),
         RECIPE: partial(honing, utd=4, steps=quarter),
         SB3_4: partial(sb3_steps_per_s, "SAC", 4, quarter, args.warmup),
@@ -72,13 +85,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1_000, help="env steps before updates start (not timed)")
     parser.add_argument("--mode", default="bf16-compiled", help="honing's update mode (benchmarks.learners.MODES)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--plain", action="store_true", help="also the parallel arms on SB3's own networks")
     parser.add_argument("--out", default=str(RESULTS / "sac_schedule.json"))
+    parser.add_argument("--section", default="sac-schedule", help="BENCHMARKS.md section the report goes to")
+    parser.add_argument("--title", default=TITLE, help="the section's heading")
     parser.add_argument("--report-only", action="store_true", help="redo the BENCHMARKS.md section from --out")
     parser.add_argument("--more", action="store_true",
                         help="add these rounds to those in --out (same arms, settings and machine)")  # fmt: skip
     args = parser.parse_args()
     if args.report_only:
-        update_section("sac-schedule", report(load_results(Path(args.out))))
+        update_section(args.section, report(load_results(Path(args.out)), args.title, Path(args.out).stem))
         return
     runs = arms(args)
     rounds: dict[str, list[float | None]] = {name: [] for name in runs}
@@ -112,6 +128,7 @@ def main() -> None:
         "ratio_parallel_utd4_equal_work_rounds": round_ratios(run_record, PARALLEL_4, SB3_4),
         "parallel_over_alternating_utd1_rounds": round_ratios(run_record, PARALLEL_1, HONING_1),
         "parallel_over_alternating_utd4_rounds": round_ratios(run_record, PARALLEL_4, EQUAL),
+        **(plain_ratios(rates, run_record) if args.plain else {}),
         "mode": args.mode,
         "threads": args.threads,
         "command": " && ".join(commands),
@@ -119,7 +136,19 @@ def main() -> None:
         "machine": machine(),
     }
     save_results(Path(args.out), data)
-    update_section("sac-schedule", report(data))
+    update_section(args.section, report(data, args.title, Path(args.out).stem))
+
+
+def plain_ratios(rates: dict[str, float | None], run_record: dict[str, Any]) -> dict[str, Any]:
+    """The plain (SB3's networks) parallel arms against SB3's SAC, and against the same arms with LayerNorm."""
+    return {
+        "ratio_plain_utd1": ratio(rates[PLAIN_1], rates[SB3_1]),
+        "ratio_plain_utd1_rounds": round_ratios(run_record, PLAIN_1, SB3_1),
+        "ratio_plain_utd4_equal_work": ratio(rates[PLAIN_4], rates[SB3_4]),
+        "ratio_plain_utd4_equal_work_rounds": round_ratios(run_record, PLAIN_4, SB3_4),
+        "plain_over_layernorm_utd1_rounds": round_ratios(run_record, PLAIN_1, PARALLEL_1),
+        "plain_over_layernorm_utd4_rounds": round_ratios(run_record, PLAIN_4, PARALLEL_4),
+    }
 
 
 def by_round(ratios: list[float]) -> str:
@@ -146,10 +175,25 @@ def parallel_lines(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def report(data: dict[str, Any]) -> str:
+def plain_lines(data: dict[str, Any]) -> list[str]:
+    """The lines of the arms on SB3's own networks (runs without ``--plain`` have none)."""
+    if "ratio_plain_utd1" not in data:
+        return []
+    return [
+        f"- On SB3's own networks (no LayerNorm), `parallel_update`: UTD 1 / SB3 SAC **{data['ratio_plain_utd1']}x**"
+        f"{paired(data['ratio_plain_utd1_rounds'])}; UTD 4 with `actor_every_update` (equal work) / SB3 SAC "
+        f"**{data['ratio_plain_utd4_equal_work']}x**{paired(data['ratio_plain_utd4_equal_work_rounds'])}",
+        f"- SB3's networks over honing's LayerNorm ones (both parallel), round by round: UTD 1 "
+        f"{by_round(data['plain_over_layernorm_utd1_rounds'])}, UTD 4 with `actor_every_update` "
+        f"{by_round(data['plain_over_layernorm_utd4_rounds'])}",
+    ]
+
+
+def report(data: dict[str, Any], title: str = TITLE, results: str = "sac_schedule") -> str:
+    """The BENCHMARKS.md section, headed `title`, naming ``benchmarks/results/<results>.json``."""
     rates = data["steps_per_s"]
     lines = [
-        "### SAC at UTD 4 with equal work: rlpd on SAC's own schedule",
+        f"### {title}",
         "",
         f"Training env steps/s on {TASK} after 1000 warm-up steps (2x256, 2 critic heads, batch {BATCH}, "
         f"{data['threads']} thread(s), honing {data['mode']}, SB3 float32), medians of "
@@ -163,7 +207,10 @@ def report(data: dict[str, Any]) -> str:
     rows = {EQUAL: ("honing rlpd, `actor_every_update`, UTD 4", "4 / 4"), RECIPE: ("honing rlpd, UTD 4", "4 / 1"),
             SB3_4: ("SB3 SAC, UTD 4", "4 / 4"), HONING_1: ("honing rlpd, UTD 1", "1 / 1"),
             SB3_1: ("SB3 SAC, UTD 1", "1 / 1"), PARALLEL_1: ("honing rlpd, `parallel_update`, UTD 1", "1 / 1"),
-            PARALLEL_4: ("honing rlpd, `parallel_update`, `actor_every_update`, UTD 4", "4 / 4")}  # fmt: skip
+            PARALLEL_4: ("honing rlpd, `parallel_update`, `actor_every_update`, UTD 4", "4 / 4"),
+            PLAIN_1: ("honing rlpd on SB3's networks, `parallel_update`, UTD 1", "1 / 1"),
+            PLAIN_4: ("honing rlpd on SB3's networks, `parallel_update`, `actor_every_update`, UTD 4",
+                      "4 / 4")}  # fmt: skip
     for name, rate in rates.items():
         label, steps = rows[name]
         rounds = ", ".join(str(r) for r in data["steps_per_s_rounds"][name])
@@ -175,7 +222,8 @@ def report(data: dict[str, Any]) -> str:
         f"actor steps) / SB3 SAC {data['ratio_utd4_recipe']}x",
         f"- UTD 1 in the same rounds: rlpd / SB3 SAC {data['ratio_utd1']}x{paired(data['ratio_utd1_rounds'])}",
         *parallel_lines(data),
-        *provenance(data, "sac_schedule"),
+        *plain_lines(data),
+        *provenance(data, results),
     ]
     return "\n".join(lines)
 

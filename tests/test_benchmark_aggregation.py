@@ -246,3 +246,22 @@ def test_sac_schedule_reads_the_parallel_arms_round_by_round() -> None:
     assert "UTD 4 with `actor_every_update` 1.10x (1.0-1.2x)" in text  # 60/50, 40/40, 66/60
     old = {key: value for key, value in data.items() if "parallel" not in key}
     assert s.parallel_lines(old) == []  # a run from before the parallel arms has no such lines
+    assert s.plain_lines(data) == [] and "sac_schedule.json" in text  # a run without --plain
+
+
+def test_sac_schedule_reads_the_plain_arms_against_sb3_and_against_layernorm() -> None:
+    from benchmarks import sac_schedule as s
+
+    rounds = {s.PARALLEL_1: [220.0, 150.0, 220.0], s.PARALLEL_4: [60.0, 40.0, 66.0], s.SB3_1: [100.0, 50.0, 100.0],
+              s.SB3_4: [20.0, 10.0, 20.0], s.PLAIN_1: [330.0, 150.0, 264.0], s.PLAIN_4: [66.0, 48.0, 66.0]}  # fmt: skip
+    rates = {name: s.median(values) for name, values in rounds.items()}
+    ratios = s.plain_ratios(rates, {"steps_per_s_rounds": rounds})
+    assert ratios["ratio_plain_utd1"] == 2.64 and ratios["ratio_plain_utd1_rounds"] == [3.3, 3.0, 2.64]
+    assert ratios["ratio_plain_utd4_equal_work"] == 3.3
+    assert ratios["ratio_plain_utd4_equal_work_rounds"] == [3.3, 4.8, 3.3]
+    assert ratios["plain_over_layernorm_utd1_rounds"] == [1.5, 1.0, 1.2]
+    assert ratios["plain_over_layernorm_utd4_rounds"] == [1.1, 1.2, 1.0]
+    lines = s.plain_lines(ratios)
+    assert "UTD 1 / SB3 SAC **2.64x**; round by round 3.00x (2.64-3.3x)" in lines[0]
+    assert "equal work) / SB3 SAC **3.3x**; round by round 3.30x (3.3-4.8x)" in lines[0]
+    assert lines[1].endswith("UTD 1 1.20x (1.0-1.5x), UTD 4 with `actor_every_update` 1.10x (1.0-1.2x)")
