@@ -122,12 +122,7 @@ def main() -> None:
         "ratio_utd4_recipe": ratio(rates[RECIPE], rates[SB3_4]),
         "ratio_utd1": ratio(rates[HONING_1], rates[SB3_1]),
         "ratio_utd1_rounds": round_ratios(run_record, HONING_1, SB3_1),
-        "ratio_parallel_utd1": ratio(rates[PARALLEL_1], rates[SB3_1]),
-        "ratio_parallel_utd1_rounds": round_ratios(run_record, PARALLEL_1, SB3_1),
-        "ratio_parallel_utd4_equal_work": ratio(rates[PARALLEL_4], rates[SB3_4]),
-        "ratio_parallel_utd4_equal_work_rounds": round_ratios(run_record, PARALLEL_4, SB3_4),
-        "parallel_over_alternating_utd1_rounds": round_ratios(run_record, PARALLEL_1, HONING_1),
-        "parallel_over_alternating_utd4_rounds": round_ratios(run_record, PARALLEL_4, EQUAL),
+        **arm_ratios(rates, run_record, "parallel", (PARALLEL_1, PARALLEL_4), "alternating", (HONING_1, EQUAL)),
         **(plain_ratios(rates, run_record) if args.plain else {}),
         "mode": args.mode,
         "threads": args.threads,
@@ -139,16 +134,24 @@ def main() -> None:
     update_section(args.section, report(data, args.title, Path(args.out).stem))
 
 
-def plain_ratios(rates: dict[str, float | None], run_record: dict[str, Any]) -> dict[str, Any]:
-    """The plain (SB3's networks) parallel arms against SB3's SAC, and against the same arms with LayerNorm."""
+def arm_ratios(rates: dict[str, float | None], run_record: dict[str, Any], arm: str, arms: tuple[str, str],
+               reference: str, references: tuple[str, str]) -> dict[str, Any]:  # fmt: skip
+    """A pair of arms (UTD 1, UTD 4 with equal work) against SB3's SAC (medians, and round by round), and
+    round by round against the `reference` pair: the keys :func:`arm_lines` reads."""
+    (one, four), (reference_one, reference_four) = arms, references
     return {
-        "ratio_plain_utd1": ratio(rates[PLAIN_1], rates[SB3_1]),
-        "ratio_plain_utd1_rounds": round_ratios(run_record, PLAIN_1, SB3_1),
-        "ratio_plain_utd4_equal_work": ratio(rates[PLAIN_4], rates[SB3_4]),
-        "ratio_plain_utd4_equal_work_rounds": round_ratios(run_record, PLAIN_4, SB3_4),
-        "plain_over_layernorm_utd1_rounds": round_ratios(run_record, PLAIN_1, PARALLEL_1),
-        "plain_over_layernorm_utd4_rounds": round_ratios(run_record, PLAIN_4, PARALLEL_4),
+        f"ratio_{arm}_utd1": ratio(rates[one], rates[SB3_1]),
+        f"ratio_{arm}_utd1_rounds": round_ratios(run_record, one, SB3_1),
+        f"ratio_{arm}_utd4_equal_work": ratio(rates[four], rates[SB3_4]),
+        f"ratio_{arm}_utd4_equal_work_rounds": round_ratios(run_record, four, SB3_4),
+        f"{arm}_over_{reference}_utd1_rounds": round_ratios(run_record, one, reference_one),
+        f"{arm}_over_{reference}_utd4_rounds": round_ratios(run_record, four, reference_four),
     }
+
+
+def plain_ratios(rates: dict[str, float | None], run_record: dict[str, Any]) -> dict[str, Any]:
+    """The parallel arms on SB3's networks against SB3's SAC, and against the same arms with LayerNorm."""
+    return arm_ratios(rates, run_record, "plain", (PLAIN_1, PLAIN_4), "layernorm", (PARALLEL_1, PARALLEL_4))
 
 
 def by_round(ratios: list[float]) -> str:
@@ -160,33 +163,29 @@ def paired(ratios: list[float]) -> str:
     return f"; round by round {by_round(ratios)}"
 
 
-def parallel_lines(data: dict[str, Any]) -> list[str]:
-    """The parallel-update arms' lines (runs before they existed have none)."""
-    if "ratio_parallel_utd1" not in data:
+def arm_lines(data: dict[str, Any], arm: str, reference: str, what: str, over: str) -> list[str]:
+    """Two lines for a pair of arms (UTD 1, UTD 4 with equal work), keyed ``ratio_<arm>_...``: against SB3's
+    SAC, and round by round against the `reference` arms (``<arm>_over_<reference>_...``); none for runs
+    from before the arms existed."""
+    if f"ratio_{arm}_utd1" not in data:
         return []
+    over_1, over_4 = (data[f"{arm}_over_{reference}_utd{utd}_rounds"] for utd in (1, 4))
     return [
-        f"- `parallel_update` (the critic's and the actor's steps at once, on a core each): UTD 1 / SB3 SAC "
-        f"**{data['ratio_parallel_utd1']}x**{paired(data['ratio_parallel_utd1_rounds'])}; UTD 4 with "
-        f"`actor_every_update` (equal work) / SB3 SAC **{data['ratio_parallel_utd4_equal_work']}x**"
-        f"{paired(data['ratio_parallel_utd4_equal_work_rounds'])}",
-        f"- `parallel_update` over the alternating update, round by round: UTD 1 "
-        f"{by_round(data['parallel_over_alternating_utd1_rounds'])}, UTD 4 with `actor_every_update` "
-        f"{by_round(data['parallel_over_alternating_utd4_rounds'])}",
+        f"- {what}: UTD 1 / SB3 SAC **{data[f'ratio_{arm}_utd1']}x**{paired(data[f'ratio_{arm}_utd1_rounds'])}; "
+        f"UTD 4 with `actor_every_update` (equal work) / SB3 SAC **{data[f'ratio_{arm}_utd4_equal_work']}x**"
+        f"{paired(data[f'ratio_{arm}_utd4_equal_work_rounds'])}",
+        f"- {over}, round by round: UTD 1 {by_round(over_1)}, UTD 4 with `actor_every_update` {by_round(over_4)}",
     ]
+
+
+def parallel_lines(data: dict[str, Any]) -> list[str]:
+    return arm_lines(data, "parallel", "alternating", "`parallel_update` (the critic's and the actor's steps at once, "
+                     "on a core each)", "`parallel_update` over the alternating update")  # fmt: skip
 
 
 def plain_lines(data: dict[str, Any]) -> list[str]:
-    """The lines of the arms on SB3's own networks (runs without ``--plain`` have none)."""
-    if "ratio_plain_utd1" not in data:
-        return []
-    return [
-        f"- On SB3's own networks (no LayerNorm), `parallel_update`: UTD 1 / SB3 SAC **{data['ratio_plain_utd1']}x**"
-        f"{paired(data['ratio_plain_utd1_rounds'])}; UTD 4 with `actor_every_update` (equal work) / SB3 SAC "
-        f"**{data['ratio_plain_utd4_equal_work']}x**{paired(data['ratio_plain_utd4_equal_work_rounds'])}",
-        f"- SB3's networks over honing's LayerNorm ones (both parallel), round by round: UTD 1 "
-        f"{by_round(data['plain_over_layernorm_utd1_rounds'])}, UTD 4 with `actor_every_update` "
-        f"{by_round(data['plain_over_layernorm_utd4_rounds'])}",
-    ]
+    return arm_lines(data, "plain", "layernorm", "On SB3's own networks (no LayerNorm), `parallel_update`",
+                     "SB3's networks over honing's LayerNorm ones (both parallel)")  # fmt: skip
 
 
 def report(data: dict[str, Any], title: str = TITLE, results: str = "sac_schedule") -> str:
