@@ -265,3 +265,17 @@ def test_sac_schedule_reads_the_plain_arms_against_sb3_and_against_layernorm() -
     assert "UTD 1 / SB3 SAC **2.64x**; round by round 3.00x (2.64-3.3x)" in lines[0]
     assert "equal work) / SB3 SAC **3.3x**; round by round 3.30x (3.3-4.8x)" in lines[0]
     assert lines[1].endswith("UTD 1 1.20x (1.0-1.5x), UTD 4 with `actor_every_update` 1.10x (1.0-1.2x)")
+
+
+def test_pooled_rounds_takes_every_round_of_both_runs_pair_by_pair() -> None:
+    from benchmarks.pooled_rounds import SOURCES, pooled
+
+    def run(source: str, plain: list[float], normed: list[float], sb3: list[float]) -> dict[str, Any]:
+        return {"steps_per_s_rounds": dict(zip(SOURCES[source], (plain, normed, sb3), strict=True))}
+
+    records = {"learner_throughput": run("learner_throughput", [300.0, 200.0], [200.0, 200.0], [100.0, 100.0]),
+               "sac_schedule_plain": run("sac_schedule_plain", [150.0], [300.0], [50.0])}  # fmt: skip
+    pairs = pooled(records)
+    assert pairs["SB3's networks / SB3 SAC"] == {"rounds": [3.0, 2.0, 3.0], "median": 3.0, "min": 2.0, "max": 3.0}
+    assert pairs["LayerNorm / SB3 SAC"]["rounds"] == [2.0, 2.0, 6.0]
+    assert pairs["SB3's networks / LayerNorm"] == {"rounds": [1.5, 1.0, 0.5], "median": 1.0, "min": 0.5, "max": 1.5}
