@@ -279,3 +279,23 @@ def test_pooled_rounds_takes_every_round_of_both_runs_pair_by_pair() -> None:
     assert pairs["SB3's networks / SB3 SAC"] == {"rounds": [3.0, 2.0, 3.0], "median": 3.0, "min": 2.0, "max": 3.0}
     assert pairs["LayerNorm / SB3 SAC"]["rounds"] == [2.0, 2.0, 6.0]
     assert pairs["SB3's networks / LayerNorm"] == {"rounds": [1.5, 1.0, 0.5], "median": 1.0, "min": 0.5, "max": 1.5}
+
+
+def test_side_by_side_ratio_is_total_steps_over_total_time_and_a_drift_moves_both_arms_alike() -> None:
+    from benchmarks.sac_side_by_side import compare, summary
+
+    # honing 500 steps in 2 s, SB3 150 steps in 1.8 s: 250 against 83.3 env steps/s, 3x; cycle 2 is a slow
+    # moment of the machine (everything at half speed), which leaves the cycle's ratio where it was
+    honing, sb3 = [2.0, 4.0, 2.0], [1.8, 3.6, 1.8]
+    out = compare((500, 150), (honing, sb3))
+    assert out["ratio"] == 3.0 and out["ci95"] == [3.0, 3.0] and out["cycles"] == [3.0, 3.0, 3.0]
+    # cycles that disagree: the interval widens around the ratio of totals, not the mean of the ratios
+    noisy = compare((500, 150), ([2.0, 2.5, 1.6], sb3))
+    assert noisy["ratio"] == round((1500 / 6.1) / (450 / 7.2), 2)
+    assert noisy["ci95"][0] < noisy["ratio"] < noisy["ci95"][1]
+    assert noisy["cycles"] == [3.0, 4.8, 3.75] and noisy["median_cycle"] == 3.75
+    table = summary(["plain", "layernorm", "sb3"], {"plain": 500, "layernorm": 500, "sb3": 150},
+                    {"plain": honing, "layernorm": [2.4, 4.8, 2.4], "sb3": sb3})  # fmt: skip
+    assert table["steps_per_s"] == {"plain": 187.5, "layernorm": 156.2, "sb3": 62.5}
+    assert set(table["ratios"]) == {"plain/sb3", "layernorm/sb3", "plain/layernorm"}
+    assert table["ratios"]["plain/layernorm"]["ratio"] == 1.2
