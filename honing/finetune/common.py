@@ -75,8 +75,9 @@ class OffPolicyConfig(FinetuneConfig):
     critic_layer_norm: bool = True
     """LayerNorm after every hidden layer of the critic heads (RLPD's critic, which keeps Q in range at
     high UTD); false gives the plain ReLU MLP of SAC's and TD3's critics as Stable-Baselines3 builds
-    them, for like-for-like comparisons. Less work per update (no LayerNorm forward and backward), but
-    in rlpd's training loop on a 2-core VM the difference was within the noise (BENCHMARKS.md)."""
+    them, for like-for-like comparisons. Less work per update (no LayerNorm forward and backward): rlpd's
+    training loop with ``parallel_update`` ran 1.13x as fast without LayerNorm in actor and critic, side by
+    side on a 2-core VM (``python -m benchmarks.sac_side_by_side``, BENCHMARKS.md)."""
     num_critics: int = 2
     """Critic ensemble size (2-10)."""
     num_target_critics: int = 2
