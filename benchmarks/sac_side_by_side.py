@@ -36,6 +36,8 @@ import multiprocessing as mp
 import random
 import statistics
 import time
+from collections.abc import Callable
+from importlib.util import find_spec
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -120,18 +122,20 @@ def serve(conn: Connection, arm: str, warmup: int, mode: str, threads: int) -> N
 
 
 def run_cycles(arms: list[str], steps: dict[str, int], cycles: int, warmup: int, mode: str, threads: int,
-               pause: float) -> dict[str, list[float]]:  # fmt: skip
-    """Seconds per burst, arm by arm, cycle by cycle (cycle 0, a warm-up one, dropped)."""
+               pause: float, worker: Callable[..., None] = serve) -> dict[str, list[float]]:  # fmt: skip
+    """Seconds per burst, arm by arm, cycle by cycle (cycle 0, a warm-up one, dropped). Each arm is
+    ``worker(conn, arm, warmup, mode, threads)`` in a spawned process of its own (:func:`serve`)."""
     context = mp.get_context("spawn")
     workers: dict[str, tuple[Any, Connection]] = {}
     try:
         for arm in arms:  # warm up one at a time, so no warm-up runs beside another
             here, there = context.Pipe()
-            process = context.Process(target=serve, args=(there, arm, warmup, mode, threads), daemon=True)
+            process = context.Process(target=worker, args=(there, arm, warmup, mode, threads), daemon=True)
             process.start()
+            there.close()  # the worker's end lives in the worker: its exit then ends the pipe here
             workers[arm] = (process, here)
-            if here.recv() != READY:
-                raise RuntimeError(f"the {arm} worker did not start")
+            if reply(here, arm, "while warming up") != READY:
+                raise SystemExit(f"the {arm} arm's worker did not say it was ready")
             print(f"{arm}: warm", flush=True)
         seconds: dict[str, list[float]] = {arm: [] for arm in arms}
         for cycle in range(cycles + 1):
@@ -139,7 +143,7 @@ def run_cycles(arms: list[str], steps: dict[str, int], cycles: int, warmup: int,
             for arm in arms[shift:] + arms[:shift]:
                 time.sleep(pause)  # the last burst's spinning OpenMP workers go to sleep first
                 workers[arm][1].send(steps[arm])
-                elapsed = workers[arm][1].recv()
+                elapsed = reply(workers[arm][1], arm, f"in cycle {cycle}")
                 if cycle:
                     seconds[arm].append(elapsed)
             if cycle:
@@ -153,6 +157,14 @@ def run_cycles(arms: list[str], steps: dict[str, int], cycles: int, warmup: int,
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
+
+
+def reply(conn: Connection, arm: str, when: str) -> Any:
+    """The worker's next message, or exit naming the arm whose worker died (its traceback is above)."""
+    try:
+        return conn.recv()
+    except EOFError:
+        raise SystemExit(f"the {arm} arm's worker exited {when} (its error is printed above)") from None
 
 
 def rate_ratio(steps: tuple[int, int], seconds: tuple[list[float], list[float]], cycles: list[int]) -> float:
@@ -225,6 +237,10 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="redo the BENCHMARKS.md section from --out")
     args = parser.parse_args()
     out = Path(args.out)
+    if not args.report_only and any(ARMS[arm] is None for arm in args.arms) and find_spec("stable_baselines3") is None:
+        raise SystemExit(
+            "the sb3 arms need Stable-Baselines3: pip install 'honing[bench]' (or leave them out of --arms)"
+        )
     if not args.report_only:
         steps = {arm: args.sb3_steps if ARMS[arm] is None else args.honing_steps for arm in args.arms}
         seconds = run_cycles(args.arms, steps, args.cycles, args.warmup, args.mode, args.threads, args.pause)

@@ -299,3 +299,16 @@ def test_side_by_side_ratio_is_total_steps_over_total_time_and_a_drift_moves_bot
     assert table["steps_per_s"] == {"plain": 187.5, "layernorm": 156.2, "sb3": 62.5}
     assert set(table["ratios"]) == {"plain/sb3", "layernorm/sb3", "plain/layernorm"}
     assert table["ratios"]["plain/layernorm"]["ratio"] == 1.2
+
+
+def test_side_by_side_cycles_rotate_the_first_arm_drop_the_first_cycle_and_name_a_dead_worker() -> None:
+    from benchmarks.sac_side_by_side import run_cycles
+    from tests.stand_in_worker import stamping_worker
+
+    steps = {"a": 1, "b": 1, "c": 1}
+    stamps = run_cycles(["a", "b", "c"], steps, 3, 0, "eager", 1, pause=0.0, worker=stamping_worker)
+    assert [len(stamps[arm]) for arm in "abc"] == [3, 3, 3]  # cycles 1-3; cycle 0 ran but is not kept
+    orders = ["".join(sorted("abc", key=lambda arm: stamps[arm][cycle])) for cycle in range(3)]
+    assert orders == ["bca", "cab", "abc"]
+    with pytest.raises(SystemExit, match="the dies arm's worker exited in cycle 2"):
+        run_cycles(["a", "dies"], {"a": 1, "dies": 1}, 5, 0, "eager", 1, pause=0.0, worker=stamping_worker)
