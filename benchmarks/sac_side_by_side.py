@@ -25,7 +25,9 @@ alike), so the interval states how far the figure can be trusted on this machine
     python -m benchmarks.sac_side_by_side      # needs: pip install 'honing[bench]' (Stable-Baselines3)
     python -m benchmarks.sac_side_by_side --arms plain layernorm sb3 sb3-1thread --cycles 50
 
-Writes ``benchmarks/results/sac_side_by_side.json`` (or ``--out``) and a section of BENCHMARKS.md.
+Writes ``benchmarks/results/sac_side_by_side.json`` (or ``--out``) and a section of BENCHMARKS.md. With
+``--pool RUN.json ...`` it runs nothing and states each pair of arms over every cycle of those runs
+(``sac_side_by_side_pooled.json``).
 """
 
 from __future__ import annotations
@@ -199,9 +201,52 @@ def summary(arms: list[str], steps: dict[str, int], seconds: dict[str, list[floa
     return {"steps_per_s": rates, "ratios": ratios}
 
 
-def report(data: dict[str, Any], results: str) -> str:
+def pool(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each pair of arms over every cycle of the `runs` (name -> a run's JSON) that timed both: one
+    estimate and interval from all their cycles together (the bursts must be the same sizes)."""
+    holders: dict[str, list[str]] = {}
+    for name, run in runs.items():
+        for pair in run["ratios"]:
+            holders.setdefault(pair, []).append(name)
+    ratios = {}
+    for pair, names in holders.items():
+        a, b = pair.split("/")
+        sizes = {(runs[name]["burst_steps"][a], runs[name]["burst_steps"][b]) for name in names}
+        if len(sizes) > 1:
+            raise SystemExit(f"--pool: the runs' bursts of {pair} differ in size ({sorted(sizes)}); pool runs "
+                             "made with the same --honing-steps and --sb3-steps")  # fmt: skip
+        seconds = tuple([t for name in names for t in runs[name]["seconds"][arm]] for arm in (a, b))
+        ratios[pair] = {**compare(sizes.pop(), seconds), "runs": names}  # type: ignore[arg-type]
+    return {"ratios": ratios, "runs": list(runs), "machines": sorted({run["machine"] for run in runs.values()})}
+
+
+def pooled_report(data: dict[str, Any], results: str, title: str) -> str:
     lines = [
-        "### honing's SAC and SB3's, side by side in short alternating bursts",
+        f"### {title}",
+        "",
+        "Every cycle of " + ", ".join(f"`{run}`" for run in data["runs"]) + ", pooled pair by pair over the runs "
+        "that timed both arms: ratio, total steps over total time; interval, 95% bootstrap over the pooled cycles.",
+        "",
+        "| ratio | runs | cycles | over all cycles | 95% interval | cycle by cycle: median (range) |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for pair, entry in data["ratios"].items():
+        lines.append(f"| {pair} | {len(entry['runs'])} | {len(entry['cycles'])} | **{entry['ratio']}x** | "
+                     f"{entry['ci95'][0]}-{entry['ci95'][1]}x | {entry['median_cycle']}x "
+                     f"({min(entry['cycles'])}-{max(entry['cycles'])}x) |")  # fmt: skip
+    lines += ["", f"- Command: `{data['command']}` (reads the runs' JSONs; runs nothing)",
+              f"- Machine(s): {'; '.join(data['machines'])}",
+              f"- Raw results: `benchmarks/results/{results}.json`"]  # fmt: skip
+    return "\n".join(lines)
+
+
+TITLE = "honing's SAC and SB3's, side by side in short alternating bursts"
+POOLED_TITLE = "The side-by-side runs pooled"
+
+
+def report(data: dict[str, Any], results: str, title: str = TITLE) -> str:
+    lines = [
+        f"### {title}",
         "",
         f"Training env steps/s on {TASK} at UTD 1 (2x256, 2 critic heads, batch {BATCH}; honing {data['mode']}, "
         f"SB3 float32 at {data['threads']} torch threads), each arm in a warm process of its own, "
@@ -232,11 +277,33 @@ def main() -> None:
     parser.add_argument("--mode", default="bf16-compiled", help="honing's update mode (benchmarks.learners.MODES)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each process")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds of quiet before each burst")
-    parser.add_argument("--out", default=str(RESULTS / "sac_side_by_side.json"))
-    parser.add_argument("--section", default="sac-side-by-side", help="BENCHMARKS.md section the report goes to")
+    parser.add_argument("--out", help="results JSON (default: benchmarks/results/sac_side_by_side.json, "
+                        "with --pool sac_side_by_side_pooled.json)")  # fmt: skip
+    parser.add_argument("--section", help="BENCHMARKS.md section the report goes to (default: sac-side-by-side, "
+                        "with --pool sac-side-by-side-pooled)")  # fmt: skip
+    parser.add_argument("--title", help="the section's heading")
     parser.add_argument("--report-only", action="store_true", help="redo the BENCHMARKS.md section from --out")
+    parser.add_argument(
+        "--pool",
+        nargs="*",
+        metavar="JSON",
+        help="run nothing: pool these runs' cycles, pair by pair, into --out and its section (none with --report-only)",
+    )
     args = parser.parse_args()
-    out = Path(args.out)
+    pooling = args.pool is not None
+    if pooling and not args.pool and not args.report_only:
+        raise SystemExit("--pool: name the runs' JSON files to pool (or add --report-only to redo the section)")
+    name = "sac_side_by_side_pooled" if pooling else "sac_side_by_side"
+    out = Path(args.out or RESULTS / f"{name}.json")
+    section = args.section or name.replace("_", "-")
+    if pooling:
+        if not args.report_only:
+            data = {**pool({path: load_results(Path(path)) for path in args.pool}), "command": command_line()}
+            save_results(out, data)
+        text = pooled_report(load_results(out), out.stem, args.title or POOLED_TITLE)
+        update_section(section, text)
+        print(text)
+        return
     if not args.report_only and any(ARMS[arm] is None for arm in args.arms) and find_spec("stable_baselines3") is None:
         raise SystemExit(
             "the sb3 arms need Stable-Baselines3: pip install 'honing[bench]' (or leave them out of --arms)"
@@ -248,8 +315,9 @@ def main() -> None:
                 "cycles": args.cycles, "mode": args.mode, "threads": args.threads, "warmup": args.warmup,
                 "command": command_line(), "machine": machine()}  # fmt: skip
         save_results(out, data)
-    update_section(args.section, report(load_results(out), out.stem))
-    print(report(load_results(out), out.stem))
+    text = report(load_results(out), out.stem, args.title or TITLE)
+    update_section(section, text)
+    print(text)
 
 
 if __name__ == "__main__":

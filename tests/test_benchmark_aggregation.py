@@ -312,3 +312,22 @@ def test_side_by_side_cycles_rotate_the_first_arm_drop_the_first_cycle_and_name_
     assert orders == ["bca", "cab", "abc"]
     with pytest.raises(SystemExit, match="the dies arm's worker exited in cycle 2"):
         run_cycles(["a", "dies"], {"a": 1, "dies": 1}, 5, 0, "eager", 1, pause=0.0, worker=stamping_worker)
+
+
+def test_side_by_side_pool_joins_the_cycles_of_the_runs_that_timed_both_arms() -> None:
+    from benchmarks.sac_side_by_side import pool, summary
+
+    def side_by_side(seconds: dict[str, list[float]]) -> dict[str, Any]:
+        steps = {arm: 150 if arm.startswith("sb3") else 500 for arm in seconds}
+        return {**summary(list(seconds), steps, seconds), "seconds": seconds, "burst_steps": steps, "machine": "cpu X"}
+
+    early = side_by_side({"plain": [2.0, 2.0], "sb3": [1.8, 1.8]})  # 3x in both cycles
+    later = side_by_side({"plain": [2.0, 2.5], "layernorm": [2.5, 2.5], "sb3": [1.5, 1.5]})  # 2.5x and 2x
+    pooled = pool({"early.json": early, "later.json": later})
+    both = pooled["ratios"]["plain/sb3"]
+    assert both["runs"] == ["early.json", "later.json"] and both["cycles"] == [3.0, 3.0, 2.5, 2.0]
+    assert both["ratio"] == round((2000 / 8.5) / (600 / 6.6), 2)  # all four cycles' steps over their time
+    assert pooled["ratios"]["layernorm/sb3"]["runs"] == ["later.json"] and pooled["machines"] == ["cpu X"]
+    later["burst_steps"]["sb3"] = 100
+    with pytest.raises(SystemExit, match="plain/sb3 differ in size"):
+        pool({"early.json": early, "later.json": later})
