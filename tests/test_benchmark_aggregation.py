@@ -331,3 +331,16 @@ def test_side_by_side_pool_joins_the_cycles_of_the_runs_that_timed_both_arms() -
     later["burst_steps"]["sb3"] = 100
     with pytest.raises(SystemExit, match="plain/sb3 differ in size"):
         pool({"early.json": early, "later.json": later})
+
+
+def test_parallel_step_profile_parts_on_the_loops_thread_add_up_to_the_step() -> None:
+    import collections
+
+    from benchmarks.parallel_step_profile import PARTS, per_step_ms
+
+    # 100 env steps in 0.4 s: 4 ms a step, of which the timed parts on the loop's thread took 3.5 ms
+    clock = collections.Counter({"actor": 0.24, "wait": 0.01, "env": 0.08, "explore": 0.01, "sample": 0.006,
+                                 "ingest": 0.004, "critic": 0.3})  # fmt: skip
+    ms = per_step_ms(clock, 0.4, 100)
+    assert list(ms) == list(PARTS) and ms["rest"] == 0.5 and ms["critic"] == 3.0
+    assert sum(value for name, value in ms.items() if name != "critic") == pytest.approx(4.0)
